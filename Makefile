@@ -1,0 +1,24 @@
+# Two entry points (see README): `make run` builds everything and serves the
+# web app on 127.0.0.1; `make test` installs dependencies, builds and runs all tests.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test run clean
+
+all: build
+
+deps:
+	bash scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DWSD_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: build
+	./$(BUILD)/wsd generate -p "a white triangle on a green background" --sampler dpmpp_2m -o out.png
+
+clean:
+	rm -rf $(BUILD)

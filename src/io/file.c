@@ -1,0 +1,151 @@
+#include "io/file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#if !defined(__wasm__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define WSD_HAVE_MMAP 1
+#endif
+
+static wsd_status open_error(const char *path, wsd_err *err)
+{
+    int e = errno;
+    if (wsd_path_is_dir(path))
+        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
+    return wsd_fail(err, WSD_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+}
+
+wsd_status wsd_read_file(const char *path, size_t max_size, wsd_file_bytes *out, wsd_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (wsd_path_is_dir(path))
+        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return open_error(path, err);
+    size_t cap = 65536, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max_size + 1) break;
+            size_t ncap = cap * 2;
+            if (ncap > max_size + 1) ncap = max_size + 1;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return wsd_fail(err, WSD_ERR_IO, "%s: read error", path);
+    }
+    if (n > max_size) {
+        free(buf);
+        return wsd_fail(err, WSD_ERR_FORMAT, "%s: file is larger than the %zu bytes allowed for it", path, max_size);
+    }
+    out->data = buf;
+    out->size = n;
+    return WSD_OK;
+}
+
+wsd_status wsd_map_file(const char *path, wsd_file_bytes *out, wsd_err *err)
+{
+#ifdef WSD_HAVE_MMAP
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return open_error(path, err);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return wsd_fail(err, WSD_ERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        out->data = NULL;
+        out->size = 0;
+        return WSD_OK;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return wsd_fail(err, WSD_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    out->data = p;
+    out->size = (size_t)st.st_size;
+    out->mapped = 1;
+    return WSD_OK;
+#else
+    return wsd_read_file(path, SIZE_MAX - 1, out, err);
+#endif
+}
+
+void wsd_file_bytes_free(wsd_file_bytes *fb)
+{
+    if (!fb || !fb->data)
+        return;
+#ifdef WSD_HAVE_MMAP
+    if (fb->mapped)
+        munmap(fb->data, fb->size);
+    else
+#endif
+        free(fb->data);
+    memset(fb, 0, sizeof *fb);
+}
+
+wsd_status wsd_write_file(const char *path, const void *data, size_t size, wsd_err *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return wsd_fail(err, WSD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    size_t w = size ? fwrite(data, 1, size, f) : 0;
+    int bad = (w != size) | (fclose(f) != 0);
+    if (bad)
+        return wsd_fail(err, WSD_ERR_IO, "%s: write failed", path);
+    return WSD_OK;
+}
+
+int wsd_path_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int wsd_path_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *wsd_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *r = malloc(la + lb + 2);
+    if (!r)
+        return NULL;
+    memcpy(r, a, la);
+    size_t n = la;
+    if (n && r[n - 1] != '/')
+        r[n++] = '/';
+    memcpy(r + n, b, lb + 1);
+    return r;
+}
