@@ -1,0 +1,181 @@
+/* The operator graph: every model is written once as a graph of these
+ * operators, with shapes inferred while it is built. The graph never depends
+ * on which backend runs it; backends (src/backends/) lower each node to a
+ * kernel, and the planner (plan.c) assigns every intermediate tensor an
+ * offset in one arena from tensor lifetimes.
+ *
+ * Layouts: images and feature maps are NCHW ([N, C, H, W]); sequences are
+ * [B, T, C] (channels last). Activations are float32; token ids are int32.
+ * Weights keep the dtype they were stored in (F32, F16 or BF16); a backend
+ * converts them as it likes.
+ *
+ * Building is "sticky on error" (as in ggml): a builder call that fails
+ * records the first error in the graph and returns -1; later calls with a -1
+ * operand return -1 too, so model code reads as a plain sequence of layers
+ * and checks wg_failed() once at the end. */
+#ifndef WSD_GRAPH_GRAPH_H
+#define WSD_GRAPH_GRAPH_H
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WG_MAX_DIMS 4
+#define WG_MAX_INPUTS 4
+
+typedef enum wg_op {
+    WG_OP_NONE = 0,      /* inputs and weights: no producer node */
+    /* y[N,Co,Ho,Wo] = conv(x[N,Ci,H,W], w[Co,Ci,kh,kw]) + b[Co]
+     * ip: stride, pad_top, pad_left, pad_bottom, pad_right. in: x, w, b (b optional: -1) */
+    WG_OP_CONV2D,
+    /* y[..., N] = x[..., K] @ w[N,K]^T + b[N]; in: x, w, b (optional) */
+    WG_OP_LINEAR,
+    /* y = groupnorm(x[N,C,...]) * gamma[C] + beta[C], then SiLU if ip[1]
+     * ip: groups, silu; fp: eps. in: x, gamma, beta */
+    WG_OP_GROUP_NORM,
+    /* y = layernorm over the last dim; fp: eps. in: x, gamma, beta */
+    WG_OP_LAYER_NORM,
+    /* y[B,Tq,Cv] = softmax(q k^T * scale [+ causal mask]) v, per head.
+     * q[B,Tq,C], k[B,Tk,C], v[B,Tk,Cv]; ip: heads, causal; fp: scale */
+    WG_OP_ATTENTION,
+    WG_OP_SILU,          /* x * sigmoid(x) */
+    WG_OP_GELU,          /* exact erf GELU */
+    WG_OP_QUICK_GELU,    /* x * sigmoid(1.702 x) */
+    /* y[..., F] = x[..., :F] * gelu(x[..., F:]) for x[..., 2F] */
+    WG_OP_GEGLU,
+    /* y = a + b / a * b with b broadcast to a (numpy rules, right-aligned;
+     * b's dims are 1 or equal to a's). Output has a's shape. */
+    WG_OP_ADD,
+    WG_OP_MUL,
+    WG_OP_SCALE,         /* y = x * fp[0] + fp[1] */
+    WG_OP_CLAMP,         /* y = min(max(x, fp[0]), fp[1]) */
+    WG_OP_CONCAT,        /* along dim ip[0]; in: a, b */
+    WG_OP_SLICE,         /* along dim ip[0]: [ip[1], ip[1] + ip[2]) */
+    /* [N,C,H,W] -> [N,C,ip0,ip1] nearest-neighbour (src = floor(dst * in / out)) */
+    WG_OP_UPSAMPLE_NEAREST,
+    /* y[B,T,C] = table[ids[B,T]]; in: ids (I32), table[V,C] */
+    WG_OP_EMBEDDING,
+    /* y[B,C] = sinusoidal features of t[B]: ip: C, flip_sin_to_cos; fp: freq_shift */
+    WG_OP_TIMESTEP_EMBED,
+    /* swaps the last two dims: [N,A,B] -> [N,B,A] (NCL <-> NLC) */
+    WG_OP_TRANSPOSE,
+    /* same data, new shape: a view, no kernel */
+    WG_OP_RESHAPE,
+    WG_OP_SOFTMAX,       /* over the last dim */
+    WG_OP_COUNT
+} wg_op;
+
+const char *wg_op_name(wg_op op);
+
+typedef enum wg_kind {
+    WG_INPUT,    /* set before each run */
+    WG_WEIGHT,   /* constant data owned by the model */
+    WG_VALUE     /* produced by a node */
+} wg_kind;
+
+typedef struct wg_tensor {
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    wsd_dtype dtype;
+    wg_kind kind;
+    int is_output;          /* read back after a run: lives until the end */
+    const char *name;       /* inputs, weights, outputs (owned by the graph) */
+    const void *data;       /* WG_WEIGHT: raw bytes in `dtype` (may be unaligned; NULL when planning without weights) */
+    int producer;           /* node index, or -1 */
+    int view_of;            /* shares the storage of this tensor (reshape, in-place), or -1 */
+    /* filled by the planner */
+    size_t nbytes;
+    size_t offset;          /* in the arena (roots only; views use their root's) */
+    int first_use, last_use;
+} wg_tensor;
+
+typedef struct wg_node {
+    wg_op op;
+    int out;
+    int in[WG_MAX_INPUTS];
+    int n_in;
+    int32_t ip[6];
+    float fp[2];
+} wg_node;
+
+/* Supplies model weights by name. Returns WSD_OK with *data (NULL allowed
+ * when only planning) and *dtype, after checking the stored shape matches. */
+typedef wsd_status (*wg_weight_fn)(void *user, const char *name, int ndim, const int64_t *shape,
+                                   const void **data, wsd_dtype *dtype, wsd_err *err);
+
+typedef struct wg_graph {
+    wg_tensor *t;
+    int n_tensors, cap_tensors;
+    wg_node *nodes;
+    int n_nodes, cap_nodes;
+    wg_weight_fn weight_fn;
+    void *weight_user;
+    const char *prefix;      /* prepended to weight names (e.g. "unet.") */
+    int failed;
+    wsd_err err;
+    int64_t n_params;        /* sum of weight element counts */
+} wg_graph;
+
+/* Caller owns the graph (wg_free). weight_fn may be NULL: weights then have no data. */
+wg_graph *wg_new(wg_weight_fn weight_fn, void *weight_user);
+void wg_free(wg_graph *g);
+int wg_failed(const wg_graph *g);
+/* Copies the sticky error into err and returns its code (WSD_OK if none). */
+wsd_status wg_status(const wg_graph *g, wsd_err *err);
+
+/* ---- leaves ---- */
+int wg_input(wg_graph *g, const char *name, wsd_dtype dt, int ndim, const int64_t *shape);
+int wg_weight(wg_graph *g, const char *name, int ndim, const int64_t *shape);
+/* Marks t as a graph output under `name` (kept alive to the end, readable after a run). */
+void wg_output(wg_graph *g, int t, const char *name);
+
+/* ---- operators (return the output tensor id, or -1) ---- */
+int wg_conv2d(wg_graph *g, int x, int w, int b, int stride, int pad_t, int pad_l, int pad_b, int pad_r);
+int wg_linear(wg_graph *g, int x, int w, int b);
+int wg_group_norm(wg_graph *g, int x, int gamma, int beta, int groups, float eps, int fuse_silu);
+int wg_layer_norm(wg_graph *g, int x, int gamma, int beta, float eps);
+int wg_attention(wg_graph *g, int q, int k, int v, int heads, int causal, float scale);
+int wg_unary(wg_graph *g, wg_op op, int x); /* SILU, GELU, QUICK_GELU, GEGLU, SOFTMAX */
+int wg_add(wg_graph *g, int a, int b);
+int wg_mul(wg_graph *g, int a, int b);
+int wg_scale(wg_graph *g, int x, float mul, float add);
+int wg_clamp(wg_graph *g, int x, float lo, float hi);
+int wg_concat(wg_graph *g, int a, int b, int dim);
+int wg_slice(wg_graph *g, int x, int dim, int64_t start, int64_t len);
+int wg_upsample_nearest(wg_graph *g, int x, int64_t out_h, int64_t out_w);
+int wg_embedding(wg_graph *g, int ids, int table);
+int wg_timestep_embed(wg_graph *g, int t, int channels, int flip_sin_to_cos, float freq_shift);
+int wg_transpose(wg_graph *g, int x);
+int wg_reshape(wg_graph *g, int x, int ndim, const int64_t *shape);
+
+/* ---- helpers ---- */
+int64_t wg_numel(const wg_tensor *t);
+/* Finds an input or output by name; -1 if absent. */
+int wg_find(const wg_graph *g, const char *name);
+/* Storage root of a tensor (follows view_of). */
+int wg_root(const wg_graph *g, int t);
+/* Convenience for shapes: WG_SHAPE(a, b, c) -> (const int64_t[]){a, b, c} */
+#define WG_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+#define WG_NDIM(...) ((int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
+
+/* Multiply-adds of a node, for GFLOP/s reports (2 FLOP each). */
+double wg_node_flops(const wg_graph *g, const wg_node *n);
+
+/* ---- memory planning (plan.c) ---- */
+typedef struct wg_plan {
+    size_t arena_bytes;      /* one arena holds every input, output and intermediate */
+    size_t naive_bytes;      /* sum of all their sizes (no reuse) */
+    size_t weight_bytes;     /* stored weight bytes referenced by the graph */
+    size_t largest_tensor;   /* biggest single activation */
+} wg_plan;
+
+/* Assigns offsets (tensor.offset) so that no two tensors whose lifetimes
+ * overlap share a byte; element-wise ops reuse their input in place when the
+ * input dies there. Alignment 256 bytes (WebGPU's storage offset alignment). */
+wsd_status wg_plan_memory(wg_graph *g, wg_plan *plan, wsd_err *err);
+/* Independent check of a plan: returns 0 if valid, else -1 with a message. */
+int wg_plan_verify(const wg_graph *g, const wg_plan *plan, char *msg, size_t cap);
+
+#endif
