@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(cmake gcc make pkg-config libpng-dev zlib1g-dev unicode-data python3)
+# [webgpu] libvulkan1: Vulkan loader Dawn dlopens; chromium: ships the SwiftShader
+# Vulkan ICD (/usr/lib/chromium/vk_swiftshader_icd.json) the GPU tests run on in CI.
+apt_pkgs+=(libvulkan1 chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -14,4 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# [webgpu] Dawn (webgpu.h) from npm, pinned and integrity-checked, into third_party/dawn/.
+if command -v npm >/dev/null 2>&1; then
+  scripts/get_dawn.sh
+else
+  echo "deps: npm not found: skipping Dawn (the WebGPU backend will report itself unavailable)" >&2
 fi
