@@ -40,6 +40,10 @@ wsd_status wsd_backend_cpu_create(const wsd_backend_options *opts, wsd_backend *
 /* Defined by the WebGPU backend when it is built; otherwise returns WSD_ERR_UNSUPPORTED. */
 wsd_status wsd_backend_webgpu_create(const wsd_backend_options *opts, wsd_backend **out, wsd_err *err);
 
+/* By name: "cpu" (or NULL) or "webgpu". The WebGPU backend exists only in
+ * builds that define WSD_HAVE_WEBGPU; elsewhere this says so. */
+wsd_status wsd_backend_create(const char *name, const wsd_backend_options *opts, wsd_backend **out, wsd_err *err);
+
 /* Convenience wrappers. */
 static inline void wsd_backend_destroy(wsd_backend *be)
 {

@@ -165,6 +165,10 @@ double wg_node_flops(const wg_graph *g, const wg_node *n);
 
 /* ---- memory planning (plan.c) ---- */
 typedef struct wg_plan {
+    /* input: when non-zero, no tensor may straddle a multiple of chunk_bytes,
+     * so a backend can back the arena with several buffers of that size. */
+    size_t chunk_bytes;
+    /* outputs */
     size_t arena_bytes;      /* one arena holds every input, output and intermediate */
     size_t naive_bytes;      /* sum of all their sizes (no reuse) */
     size_t weight_bytes;     /* stored weight bytes referenced by the graph */
