@@ -725,6 +725,24 @@ int main(void)
     check_limits(sd15);
     check_config(sd15);
 
+    /* Sampler names */
+    {
+        static const struct { const char *name; wsd_sampler want; } nm[] = {
+            {"Euler a", WSD_SAMPLER_EULER_A}, {"euler_a", WSD_SAMPLER_EULER_A}, {"EULER-A", WSD_SAMPLER_EULER_A},
+            {"DPM++ 2M", WSD_SAMPLER_DPMPP_2M}, {"dpm++2m", WSD_SAMPLER_DPMPP_2M}, {"dpmpp_2m", WSD_SAMPLER_DPMPP_2M},
+            {"DPM++ 2M Karras", WSD_SAMPLER_DPMPP_2M_KARRAS}, {"dpmpp_2m_karras", WSD_SAMPLER_DPMPP_2M_KARRAS},
+            {"PLMS", WSD_SAMPLER_PNDM}, {"pndm", WSD_SAMPLER_PNDM}, {"ddim", WSD_SAMPLER_DDIM}, {"Euler", WSD_SAMPLER_EULER},
+            {"LMS", WSD_SAMPLER_LMS}, {"lcm", WSD_SAMPLER_LCM}, {"default", WSD_SAMPLER_DEFAULT}};
+        for (size_t k = 0; k < sizeof nm / sizeof nm[0]; k++) {
+            wsd_sampler w = (wsd_sampler)-1;
+            CHECKF(sched_sampler_from_name(nm[k].name, &w) == 0 && w == nm[k].want, "sampler name %s", nm[k].name);
+            CHECK(sched_sampler_from_name(sched_sampler_id(nm[k].want), &w) == 0 && w == nm[k].want);
+        }
+        wsd_sampler w;
+        CHECK(sched_sampler_from_name("eul", &w) == -1 && sched_sampler_from_name("", &w) == -1 &&
+              sched_sampler_from_name("dpm", &w) == -1 && sched_sampler_from_name(NULL, &w) == -1);
+    }
+
     /* CFG helper */
     {
         float u[3] = {1, -2, 0.5f}, c[3] = {2, 2, 0.5f}, o[3];

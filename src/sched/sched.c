@@ -563,6 +563,56 @@ void sched_free(sched *s)
     free(s);
 }
 
+/* ---- sampler names ------------------------------------------------------------ */
+
+static const struct {
+    wsd_sampler which;
+    const char *id;
+    const char *aliases; /* normalised: lower case, no ' ', '-', '_' */
+} SAMPLER_NAMES[] = {
+    {WSD_SAMPLER_DEFAULT, "default", "|default|auto|"},
+    {WSD_SAMPLER_PNDM, "pndm", "|pndm|plms|"},
+    {WSD_SAMPLER_DDIM, "ddim", "|ddim|"},
+    {WSD_SAMPLER_EULER, "euler", "|euler|eulerdiscrete|"},
+    {WSD_SAMPLER_EULER_A, "euler_a", "|eulera|eulerancestral|eulerancestraldiscrete|"},
+    {WSD_SAMPLER_DPMPP_2M, "dpmpp_2m", "|dpmpp2m|dpm++2m|dpmsolvermultistep|dpmsolver++|"},
+    {WSD_SAMPLER_DPMPP_2M_KARRAS, "dpmpp_2m_karras", "|dpmpp2mkarras|dpm++2mkarras|"},
+    {WSD_SAMPLER_LMS, "lms", "|lms|lmsdiscrete|"},
+    {WSD_SAMPLER_LCM, "lcm", "|lcm|"},
+};
+
+int sched_sampler_from_name(const char *name, wsd_sampler *out)
+{
+    char norm[48];
+    size_t n = 0;
+    if (!name) return -1;
+    norm[n++] = '|';
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        if (c == ' ' || c == '-' || c == '_') continue;
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (n + 2 >= sizeof norm) return -1;
+        norm[n++] = c;
+    }
+    norm[n++] = '|';
+    norm[n] = 0;
+    if (n <= 2) return -1;
+    for (size_t k = 0; k < sizeof SAMPLER_NAMES / sizeof SAMPLER_NAMES[0]; k++) {
+        if (strstr(SAMPLER_NAMES[k].aliases, norm)) {
+            *out = SAMPLER_NAMES[k].which;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *sched_sampler_id(wsd_sampler which)
+{
+    for (size_t k = 0; k < sizeof SAMPLER_NAMES / sizeof SAMPLER_NAMES[0]; k++)
+        if (SAMPLER_NAMES[k].which == which) return SAMPLER_NAMES[k].id;
+    return "?";
+}
+
 /* ---- numpy helpers --------------------------------------------------------------- */
 
 /* np.linspace(start, stop, num, endpoint) in float64. */

@@ -67,6 +67,15 @@ typedef struct sched sched;
 wsd_status sched_create(const json_value *config, wsd_sampler which, sched **out, wsd_err *err);
 void sched_free(sched *s);
 
+/* Sampler names for command lines and UIs. sched_sampler_from_name accepts
+ * the A1111 names ("Euler a", "DPM++ 2M Karras", "PLMS"), diffusers-ish ids
+ * ("pndm", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms",
+ * "lcm", "default"), case-insensitively, with '-', '_', ' ' and '+' variants
+ * ("dpm++2m", "euler-a"). Returns 0 on success, -1 for an unknown name. */
+int sched_sampler_from_name(const char *name, wsd_sampler *out);
+/* Short id of a sampler ("euler_a"), "default" for WSD_SAMPLER_DEFAULT. */
+const char *sched_sampler_id(wsd_sampler which);
+
 /* Computes the timestep schedule for `steps` inference steps and resets the
  * run state. Steps must be >= 1 and within what the scheduler allows (at most
  * num_train_timesteps, every timestep inside the training range, LCM at most
