@@ -1,0 +1,71 @@
+/* Kernel instance builder (internal to the WebGPU lowering).
+ *
+ * A kernel file (wgsl/<name>.wgsl) holds only the compute logic. It reads
+ * and writes its operands through accessor functions and its parameters
+ * through the uniform `P`; the builder generates, per dispatch, the WGSL
+ * that declares them:
+ *
+ *   const BM: u32 = 64u;                    <- kb_const (part of the pipeline)
+ *   struct Params { o_x: u32, n: u32, ... } <- element offsets + kb_u32/kb_f32
+ *   @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
+ *   @group(0) @binding(1) var<uniform> P: Params;
+ *   fn ld_x(i: u32) -> f32 { return b0[P.o_x + i]; }
+ *   fn st_y(i: u32, v: f32) { b0[P.o_y + i] = v; }
+ *
+ * Accessors for an operand named `x`:
+ *   f32 operands:    ld_x(i) -> f32, ld2_x(i) -> vec2<f32>, ld4_x(i) -> vec4<f32>,
+ *                    st_x(i, v) (arena/scratch only)
+ *   packed-f16:      ld_x(i) -> f32, ld2_x(i) / ld4_x(i) (i + offset even)
+ *   i32 operands:    ldi_x(i) -> i32
+ * A stub operand (kb_stub) gets an ld_x returning 0, for kernels with
+ * optional inputs (a conv without bias).
+ *
+ * Operands in the same buffer share one binding when they fit in one
+ * (alignment and max-binding permitting); overlapping operands must. */
+#ifndef WSD_WEBGPU_KBUILD_H
+#define WSD_WEBGPU_KBUILD_H
+
+#include "backends/webgpu/lower.h"
+
+#define KB_MAX_OPND 8
+#define KB_MAX_PARAMS 56
+
+typedef struct kb_opnd {
+    char name[12];
+    uint8_t space;
+    uint32_t index;
+    uint64_t off, size; /* bytes */
+    int type;           /* WGL_F32, WGL_I32, WGL_F16P; -1 = stub */
+} kb_opnd;
+
+typedef struct kb {
+    const char *kernel;
+    char variant[24];
+    char consts[768];
+    size_t consts_len;
+    kb_opnd op[KB_MAX_OPND];
+    int n_op;
+    char pname[KB_MAX_PARAMS][16];
+    uint32_t pval[KB_MAX_PARAMS];
+    char ptype[KB_MAX_PARAMS]; /* 'u', 'i', 'f' */
+    int np;
+    uint32_t grid[3];
+} kb;
+
+void kb_init(kb *k, const char *kernel, const char *variant);
+void kb_const_u(kb *k, const char *name, uint32_t v);
+void kb_const_b(kb *k, const char *name, int v);
+void kb_u32(kb *k, const char *name, uint32_t v);
+void kb_i32(kb *k, const char *name, int32_t v);
+void kb_f32(kb *k, const char *name, float v);
+void kb_opnd_raw(kb *k, const char *name, int space, uint32_t index, uint64_t off, uint64_t size, int type);
+void kb_stub(kb *k, const char *name);
+/* Sets the grid for `groups` workgroups along x (spilling into y when above
+ * the per-dimension limit); the kernel computes its flat id with wg_flat(). */
+void kb_grid_flat(kb *k, uint64_t groups, uint32_t max_per_dim);
+void kb_grid(kb *k, uint32_t x, uint32_t y, uint32_t z);
+
+/* Appends the dispatch to the program. */
+wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *err);
+
+#endif

@@ -1,0 +1,873 @@
+/* Lowering a planned graph to a WebGPU program: see lower.h. */
+#include "backends/webgpu/lower.h"
+#include "backends/webgpu/kbuild.h"
+#include "backends/webgpu/variants.h"
+#include "backends/webgpu/wgsl_embed.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct L {
+    const wg_graph *g;   /* the caller's graph: nodes, names, weight data */
+    wg_graph pg;         /* private copy whose tensor table the planner rewrote */
+    const wgl_options *o;
+    const gpu_caps *caps;
+    wgl_prog *p;
+    uint64_t maxb;       /* max storage binding */
+    uint64_t maxsub;     /* max bytes of a sub-range operand: a binding minus
+                            the alignment slack of an unaligned start */
+    uint32_t maxdim;     /* max workgroups per dimension */
+    wsd_err *err;
+} L;
+
+const char *wgl_kernel_text(const char *name) { return wsd_wgsl_get(name); }
+
+void wgl_default_caps(gpu_caps *c)
+{
+    memset(c, 0, sizeof *c);
+    c->max_storage_binding = 128ull << 20;
+    c->max_buffer = 256ull << 20;
+    c->max_workgroup_storage = 16384;
+    c->max_invocations = 256;
+    c->max_workgroup_size_x = 256;
+    c->max_workgroup_size_y = 256;
+    c->max_workgroup_size_z = 64;
+    c->max_workgroups_per_dim = 65535;
+    c->max_storage_buffers = 8;
+    c->min_storage_align = 256;
+    c->min_uniform_align = 256;
+    c->max_uniform_binding = 65536;
+    c->default_limits = 1;
+    snprintf(c->backend, sizeof c->backend, "none");
+    snprintf(c->adapter, sizeof c->adapter, "spec-default limits (planning only)");
+}
+
+uint64_t wgl_chunk_bytes(const gpu_caps *caps)
+{
+    uint64_t c = caps->max_buffer;
+    if (c > (1ull << 30)) c = 1ull << 30; /* 1 GiB chunks are plenty and keep buffers modest */
+    return c & ~255ull;
+}
+
+static const wg_tensor *T(const L *l, int t) { return &l->pg.t[t]; }
+
+static int proot(const L *l, int t)
+{
+    while (l->pg.t[t].view_of >= 0) t = l->pg.t[t].view_of;
+    return t;
+}
+
+static int is_weight(const L *l, int t) { return t >= 0 && l->pg.t[proot(l, t)].kind == WG_WEIGHT; }
+
+static uint64_t tbytes(const L *l, int t) { return (uint64_t)wg_numel(T(l, t)) * 4u; }
+
+static wsd_status resolve_w(L *l, int t, int want_f16, wgl_wloc *loc)
+{
+    int r = proot(l, t);
+    memset(loc, 0, sizeof *loc);
+    WSD_TRY(l->o->weight(l->o->weight_user, l->g, r, want_f16, loc, l->err));
+    if (loc->n_parts < 1)
+        return wsd_fail(l->err, WSD_ERR_INTERNAL, "webgpu: weight \"%s\" resolved to no storage",
+                        l->g->t[r].name ? l->g->t[r].name : "?");
+    return WSD_OK;
+}
+
+/* Adds operand `name` = bytes [start, start + len) of tensor t (float32
+ * activations, or a weight stored as float32). */
+static wsd_status opnd_f32(L *l, kb *k, const char *name, int t, uint64_t start, uint64_t len)
+{
+    if (is_weight(l, t)) {
+        wgl_wloc w;
+        WSD_TRY(resolve_w(l, t, 0, &w));
+        if (w.n_parts != 1 || w.type != WGL_F32)
+            return wsd_fail(l->err, WSD_ERR_UNSUPPORTED,
+                            "webgpu: weight \"%s\" is used element-wise but is stored in %d part(s) as %s",
+                            l->g->t[proot(l, t)].name, w.n_parts, w.type == WGL_F32 ? "f32" : "f16");
+        kb_opnd_raw(k, name, WGL_WEIGHT, w.part[0].index, w.part[0].offset + start, len, WGL_F32);
+        return WSD_OK;
+    }
+    int r = proot(l, t);
+    kb_opnd_raw(k, name, WGL_ARENA, (uint32_t)l->p->t_chunk[r], l->p->t_off[r] + start, len, WGL_F32);
+    return WSD_OK;
+}
+
+static wsd_status opnd_whole(L *l, kb *k, const char *name, int t) { return opnd_f32(l, k, name, t, 0, tbytes(l, t)); }
+
+/* A matrix operand (conv/linear weights): packed f16 when the options say so
+ * and it is a real weight; else float32. Must be in one part. */
+static wsd_status opnd_matrix(L *l, kb *k, const char *name, int t, int *type_out)
+{
+    if (!is_weight(l, t)) {
+        *type_out = WGL_F32;
+        return opnd_whole(l, k, name, t);
+    }
+    wgl_wloc w;
+    WSD_TRY(resolve_w(l, t, l->o->weights_f16, &w));
+    if (w.n_parts != 1)
+        return wsd_fail(l->err, WSD_ERR_UNSUPPORTED,
+                        "webgpu: weight \"%s\" (%llu bytes) exceeds maxStorageBufferBindingSize %llu",
+                        l->g->t[proot(l, t)].name, (unsigned long long)w.part[0].size, (unsigned long long)l->maxb);
+    kb_opnd_raw(k, name, WGL_WEIGHT, w.part[0].index, w.part[0].offset, w.part[0].size, w.type);
+    *type_out = w.type;
+    return WSD_OK;
+}
+
+static wsd_status emit(L *l, kb *k, int node) { return kb_emit(k, l->p, l->caps, node, l->err); }
+
+static int64_t prod(const int64_t *s, int a, int b)
+{
+    int64_t p = 1;
+    for (int i = a; i < b; i++) p *= s[i];
+    return p;
+}
+
+/* Elements per dispatch for element-wise work over big tensors: a multiple
+ * of 64 (256 bytes) whose bytes fit one binding. */
+static uint64_t piece_elems(const L *l, uint64_t n)
+{
+    uint64_t m = (l->maxsub / 4) & ~63ull;
+    return n < m ? n : m;
+}
+
+static const char *tune(L *l, const char *sig)
+{
+    if (l->o->force_reference) return "ref";
+    if (l->o->force_variant) return l->o->force_variant;
+    if (l->o->tune) return l->o->tune(l->o->tune_user, sig);
+    return NULL;
+}
+
+/* ---- element-wise ---- */
+
+static wsd_status lower_ew(L *l, const wg_node *n, int idx)
+{
+    int opk = n->op == WG_OP_SILU ? 0 : n->op == WG_OP_GELU ? 1 : n->op == WG_OP_QUICK_GELU ? 2 : n->op == WG_OP_SCALE ? 3 : 4;
+    uint64_t total = (uint64_t)wg_numel(T(l, n->out));
+    uint64_t piece = piece_elems(l, total);
+    for (uint64_t s = 0; s < total; s += piece) {
+        uint64_t len = total - s < piece ? total - s : piece;
+        kb k;
+        kb_init(&k, "ew", NULL);
+        kb_const_u(&k, "WG", 256);
+        kb_const_u(&k, "OPK", (uint32_t)opk);
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], s * 4, len * 4));
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, s * 4, len * 4));
+        kb_u32(&k, "n", (uint32_t)len);
+        kb_f32(&k, "a", n->fp[0]);
+        kb_f32(&k, "b", n->fp[1]);
+        kb_grid_flat(&k, (len + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+static wsd_status lower_binary(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *A = T(l, n->in[0]), *B = T(l, n->in[1]);
+    int64_t as[4] = {1, 1, 1, 1}, bs[4] = {1, 1, 1, 1};
+    for (int i = 0; i < A->ndim; i++) as[4 - A->ndim + i] = A->shape[i];
+    for (int i = 0; i < B->ndim; i++) bs[4 - B->ndim + i] = B->shape[i];
+    uint32_t st[4];
+    uint64_t stride = 1;
+    for (int d = 3; d >= 0; d--) {
+        st[d] = bs[d] == 1 ? 0 : (uint32_t)stride;
+        stride *= (uint64_t)bs[d];
+    }
+    int same = wg_numel(A) == wg_numel(B);
+    uint64_t total = (uint64_t)wg_numel(A);
+    uint64_t piece = piece_elems(l, total);
+    for (uint64_t s = 0; s < total; s += piece) {
+        uint64_t len = total - s < piece ? total - s : piece;
+        kb k;
+        kb_init(&k, "binary", NULL);
+        kb_const_u(&k, "WG", 256);
+        kb_const_b(&k, "MUL", n->op == WG_OP_MUL);
+        kb_const_b(&k, "SAME", same);
+        WSD_TRY(opnd_f32(l, &k, "a", n->in[0], s * 4, len * 4));
+        if (same && total > piece)
+            WSD_TRY(opnd_f32(l, &k, "b", n->in[1], s * 4, len * 4));
+        else
+            WSD_TRY(opnd_whole(l, &k, "b", n->in[1]));
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, s * 4, len * 4));
+        kb_u32(&k, "n", (uint32_t)len);
+        /* with SAME and a split b, b is indexed from the piece start */
+        kb_u32(&k, "base", same && total > piece ? 0 : (uint32_t)s);
+        kb_u32(&k, "d1", (uint32_t)as[1]);
+        kb_u32(&k, "d2", (uint32_t)as[2]);
+        kb_u32(&k, "d3", (uint32_t)as[3]);
+        for (int d = 0; d < 4; d++) {
+            char nm[4] = {'s', (char)('0' + d), 0, 0};
+            kb_u32(&k, nm, st[d]);
+        }
+        kb_grid_flat(&k, (len + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+static wsd_status lower_geglu(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *Y = T(l, n->out);
+    uint64_t F = (uint64_t)Y->shape[Y->ndim - 1], total = (uint64_t)wg_numel(Y);
+    /* split by rows when big */
+    uint64_t rows = total / F, rmax = l->maxsub / (8 * F);
+    if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: geglu rows of %llu features exceed one binding", (unsigned long long)F);
+    for (uint64_t r0 = 0; r0 < rows; r0 += rmax) {
+        uint64_t nr = rows - r0 < rmax ? rows - r0 : rmax;
+        kb k;
+        kb_init(&k, "geglu", NULL);
+        kb_const_u(&k, "WG", 256);
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], r0 * 2 * F * 4, nr * 2 * F * 4));
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * F * 4, nr * F * 4));
+        kb_u32(&k, "n", (uint32_t)(nr * F));
+        kb_u32(&k, "f", (uint32_t)F);
+        kb_grid_flat(&k, (nr * F + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+static uint32_t row_wg(uint64_t c)
+{
+    return c >= 1024 ? 256 : c >= 256 ? 128 : 64;
+}
+
+static wsd_status lower_rows(L *l, const wg_node *n, int idx, int is_ln)
+{
+    const wg_tensor *X = T(l, n->in[0]);
+    uint64_t C = (uint64_t)X->shape[X->ndim - 1], total = (uint64_t)wg_numel(X), rows = total / C;
+    uint64_t rmax = l->maxsub / (4 * C);
+    if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: %s rows exceed one binding", wg_op_name(n->op));
+    for (uint64_t r0 = 0; r0 < rows; r0 += rmax) {
+        uint64_t nr = rows - r0 < rmax ? rows - r0 : rmax;
+        kb k;
+        kb_init(&k, is_ln ? "layernorm" : "softmax", NULL);
+        uint32_t wg = row_wg(C);
+        kb_const_u(&k, "WG", wg);
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], r0 * C * 4, nr * C * 4));
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * C * 4, nr * C * 4));
+        if (is_ln) {
+            WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
+            WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
+        }
+        kb_u32(&k, "rows", (uint32_t)nr);
+        kb_u32(&k, "c", (uint32_t)C);
+        if (is_ln) kb_f32(&k, "eps", n->fp[0]);
+        kb_grid_flat(&k, nr, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+/* ---- group norm ---- */
+
+static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *X = T(l, n->in[0]);
+    uint64_t N = (uint64_t)X->shape[0], C = (uint64_t)X->shape[1], S = (uint64_t)prod(X->shape, 2, X->ndim);
+    uint64_t G = (uint64_t)n->ip[0], cpg = C / G, seg_len = cpg * S, nseg = N * G;
+    if (seg_len * 4 > l->maxsub)
+        return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: group_norm group of %llu elements exceeds one binding",
+                        (unsigned long long)seg_len);
+    char sig[160];
+    snprintf(sig, sizeof sig, "group_norm n=%llu c=%llu s=%llu g=%llu", (unsigned long long)N, (unsigned long long)C,
+             (unsigned long long)S, (unsigned long long)G);
+    const gn_variant *v = gn_variant_pick(tune(l, sig), seg_len);
+    uint64_t chunk = v->chunk;
+    uint64_t nchunks = (seg_len + chunk - 1) / chunk;
+    while (nchunks > l->maxdim) {
+        chunk *= 2;
+        nchunks = (seg_len + chunk - 1) / chunk;
+    }
+    uint64_t rbase = (nseg * nchunks * 3 + 63) & ~63ull;
+    uint64_t scratch = (rbase + 2 * nseg) * 4;
+    if (scratch > l->p->scratch_bytes) l->p->scratch_bytes = (scratch + 255) & ~255ull;
+    uint64_t segs_per = l->maxsub / (seg_len * 4);
+    for (uint64_t s0 = 0; s0 < nseg; s0 += segs_per) {
+        uint64_t ns = nseg - s0 < segs_per ? nseg - s0 : segs_per;
+        kb k;
+        kb_init(&k, "gn_stats", v->name);
+        kb_const_u(&k, "WG", 256);
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], s0 * seg_len * 4, ns * seg_len * 4));
+        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, 0, scratch, WGL_F32);
+        kb_u32(&k, "seg_len", (uint32_t)seg_len);
+        kb_u32(&k, "chunk", (uint32_t)chunk);
+        kb_u32(&k, "nchunks", (uint32_t)nchunks);
+        kb_u32(&k, "sbase", (uint32_t)s0);
+        kb_grid(&k, (uint32_t)nchunks, (uint32_t)ns, 1);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    {
+        kb k;
+        kb_init(&k, "gn_combine", NULL);
+        kb_const_u(&k, "WG", 64);
+        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, 0, scratch, WGL_F32);
+        kb_u32(&k, "nseg", (uint32_t)nseg);
+        kb_u32(&k, "nchunks", (uint32_t)nchunks);
+        kb_u32(&k, "rbase", (uint32_t)rbase);
+        kb_f32(&k, "eps", n->fp[0]);
+        kb_grid(&k, (uint32_t)((nseg + 63) / 64), 1, 1);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    for (uint64_t s0 = 0; s0 < nseg; s0 += segs_per) {
+        uint64_t ns = nseg - s0 < segs_per ? nseg - s0 : segs_per;
+        uint64_t len = ns * seg_len;
+        kb k;
+        kb_init(&k, "gn_apply", NULL);
+        kb_const_u(&k, "WG", 256);
+        kb_const_b(&k, "SILU", n->ip[1]);
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], s0 * seg_len * 4, len * 4));
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, s0 * seg_len * 4, len * 4));
+        WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
+        WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
+        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, 0, scratch, WGL_F32);
+        kb_u32(&k, "n", (uint32_t)len);
+        kb_u32(&k, "seg_len", (uint32_t)seg_len);
+        kb_u32(&k, "seg0", (uint32_t)s0);
+        kb_u32(&k, "groups", (uint32_t)G);
+        kb_u32(&k, "cpg", (uint32_t)cpg);
+        kb_u32(&k, "hw", (uint32_t)S);
+        kb_u32(&k, "rbase", (uint32_t)rbase);
+        kb_grid_flat(&k, (len + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+/* ---- conv2d and linear ---- */
+
+static int gemm_fits(const L *l, const gemm_variant *v)
+{
+    uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+    return nt <= l->caps->max_invocations && nt <= l->caps->max_workgroup_size_x &&
+           (uint64_t)v->bk * (v->bm + v->bn) * 4 <= l->caps->max_workgroup_storage;
+}
+
+static const gemm_variant *pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n)
+{
+    const gemm_variant *v = gemm_variant_find(tune(l, sig));
+    if (v && (v->ref || gemm_fits(l, v))) return v;
+    v = gemm_variant_default(m, n, l->caps->is_cpu);
+    if (gemm_fits(l, v)) return v;
+    return gemm_variant_find("m32n32k16t2x2");
+}
+
+static wsd_status lower_conv(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]), *Y = T(l, n->out);
+    uint64_t N = (uint64_t)X->shape[0], Ci = (uint64_t)X->shape[1], H = (uint64_t)X->shape[2], Wd = (uint64_t)X->shape[3];
+    uint64_t Co = (uint64_t)Wt->shape[0], kh = (uint64_t)Wt->shape[2], kw = (uint64_t)Wt->shape[3];
+    uint64_t Ho = (uint64_t)Y->shape[2], Wo = (uint64_t)Y->shape[3];
+    int stride = n->ip[0], pad_t = n->ip[1], pad_l = n->ip[2];
+    int has_bias = n->n_in > 2 && n->in[2] >= 0;
+    int pw = kh == 1 && kw == 1 && stride == 1 && pad_t == 0 && pad_l == 0 && n->ip[3] == 0 && n->ip[4] == 0;
+    char sig[200];
+    snprintf(sig, sizeof sig, "conv2d n=%llu ci=%llu h=%llu w=%llu co=%llu k=%llux%llu s=%d p=%d,%d,%d,%d wt=%s",
+             (unsigned long long)N, (unsigned long long)Ci, (unsigned long long)H, (unsigned long long)Wd,
+             (unsigned long long)Co, (unsigned long long)kh, (unsigned long long)kw, stride, n->ip[1], n->ip[2],
+             n->ip[3], n->ip[4], l->o->weights_f16 ? "f16" : "f32");
+    const gemm_variant *v = pick_gemm(l, sig, Co, Ho * Wo);
+    uint64_t xplane = H * Wd * 4, yplane = Ho * Wo * 4;
+    uint64_t xb = Ci * xplane, yb = Co * yplane;
+    int whole = N * xb <= l->maxb && N * yb <= l->maxb;
+    uint64_t cc = whole ? Ci : l->maxsub / xplane, oc = whole ? Co : l->maxsub / yplane;
+    if (cc < 1 || oc < 1)
+        return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: conv2d plane of %llux%llu exceeds one binding",
+                        (unsigned long long)H, (unsigned long long)Wd);
+    if (cc > Ci) cc = Ci;
+    if (oc > Co) oc = Co;
+    uint64_t nb_loop = whole ? 1 : N;
+    for (uint64_t b = 0; b < nb_loop; b++)
+        for (uint64_t co0 = 0; co0 < Co; co0 += oc)
+            for (uint64_t ci0 = 0; ci0 < Ci; ci0 += cc) {
+                uint64_t nco = Co - co0 < oc ? Co - co0 : oc, nci = Ci - ci0 < cc ? Ci - ci0 : cc;
+                uint64_t nbatch = whole ? N : 1;
+                int acc = ci0 > 0;
+                kb k;
+                kb_init(&k, v->ref ? "conv_ref" : "conv", v->name);
+                if (v->ref) {
+                    kb_const_u(&k, "WG", 64);
+                } else {
+                    kb_const_u(&k, "BM", v->bm);
+                    kb_const_u(&k, "BN", v->bn);
+                    kb_const_u(&k, "BK", v->bk);
+                    kb_const_u(&k, "TM", v->tm);
+                    kb_const_u(&k, "TN", v->tn);
+                    kb_const_b(&k, "PW", pw);
+                }
+                kb_const_u(&k, "KH", (uint32_t)kh);
+                kb_const_u(&k, "KW", (uint32_t)kw);
+                kb_const_u(&k, "STRIDE", (uint32_t)stride);
+                kb_const_b(&k, "ACC", acc);
+                WSD_TRY(opnd_f32(l, &k, "x", n->in[0], (b * Ci + ci0) * xplane, (nbatch - 1) * xb + nci * xplane));
+                int wtype;
+                WSD_TRY(opnd_matrix(l, &k, "w", n->in[1], &wtype));
+                if (has_bias && !acc)
+                    WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
+                else
+                    kb_stub(&k, "bias");
+                WSD_TRY(opnd_f32(l, &k, "y", n->out, (b * Co + co0) * yplane, (nbatch - 1) * yb + nco * yplane));
+                if (v->ref) kb_u32(&k, "n", (uint32_t)(nbatch * nco * Ho * Wo));
+                kb_u32(&k, "ci", (uint32_t)nci);
+                kb_u32(&k, "h", (uint32_t)H);
+                kb_u32(&k, "w", (uint32_t)Wd);
+                kb_u32(&k, "co", (uint32_t)nco);
+                kb_u32(&k, "ho", (uint32_t)Ho);
+                kb_u32(&k, "wo", (uint32_t)Wo);
+                kb_i32(&k, "pad_t", pad_t);
+                kb_i32(&k, "pad_l", pad_l);
+                kb_u32(&k, "xbs", (uint32_t)(Ci * H * Wd));
+                kb_u32(&k, "ybs", (uint32_t)(Co * Ho * Wo));
+                kb_u32(&k, "wstride", (uint32_t)(Ci * kh * kw));
+                kb_u32(&k, "wk0", (uint32_t)(ci0 * kh * kw));
+                kb_u32(&k, "co0", (uint32_t)co0);
+                if (v->ref)
+                    kb_grid_flat(&k, (nbatch * nco * Ho * Wo + 63) / 64, l->maxdim);
+                else
+                    kb_grid(&k, (uint32_t)((Ho * Wo + v->bn - 1) / v->bn), (uint32_t)((nco + v->bm - 1) / v->bm),
+                            (uint32_t)nbatch);
+                WSD_TRY(emit(l, &k, idx));
+            }
+    return WSD_OK;
+}
+
+static wsd_status lower_linear(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]);
+    uint64_t K = (uint64_t)Wt->shape[1], N = (uint64_t)Wt->shape[0], M = (uint64_t)wg_numel(X) / K;
+    int has_bias = n->n_in > 2 && n->in[2] >= 0;
+    char sig[160];
+    snprintf(sig, sizeof sig, "linear m=%llu k=%llu n=%llu wt=%s", (unsigned long long)M, (unsigned long long)K,
+             (unsigned long long)N, l->o->weights_f16 ? "f16" : "f32");
+    const gemm_variant *v = pick_gemm(l, sig, M, N);
+    uint64_t rmax = l->maxsub / (4 * (K > N ? K : N));
+    if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: linear rows exceed one binding");
+    for (uint64_t r0 = 0; r0 < M; r0 += rmax) {
+        uint64_t nr = M - r0 < rmax ? M - r0 : rmax;
+        kb k;
+        kb_init(&k, v->ref ? "linear_ref" : "linear", v->name);
+        if (v->ref) {
+            kb_const_u(&k, "WG", 64);
+        } else {
+            kb_const_u(&k, "BM", v->bm);
+            kb_const_u(&k, "BN", v->bn);
+            kb_const_u(&k, "BK", v->bk);
+            kb_const_u(&k, "TM", v->tm);
+            kb_const_u(&k, "TN", v->tn);
+        }
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], r0 * K * 4, nr * K * 4));
+        int wtype;
+        WSD_TRY(opnd_matrix(l, &k, "w", n->in[1], &wtype));
+        if (has_bias)
+            WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
+        else
+            kb_stub(&k, "bias");
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * N * 4, nr * N * 4));
+        kb_u32(&k, "m", (uint32_t)nr);
+        kb_u32(&k, "n", (uint32_t)N);
+        kb_u32(&k, "k", (uint32_t)K);
+        if (v->ref)
+            kb_grid_flat(&k, (nr * N + 63) / 64, l->maxdim);
+        else
+            kb_grid(&k, (uint32_t)((N + v->bn - 1) / v->bn), (uint32_t)((nr + v->bm - 1) / v->bm), 1);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+/* ---- attention ---- */
+
+static wsd_status lower_attention(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *Q = T(l, n->in[0]), *K = T(l, n->in[1]), *V = T(l, n->in[2]);
+    uint64_t B = (uint64_t)Q->shape[0], Tq = (uint64_t)Q->shape[1], Tk = (uint64_t)K->shape[1];
+    uint64_t H = (uint64_t)n->ip[0], C = (uint64_t)Q->shape[2], Cv = (uint64_t)V->shape[2];
+    uint64_t D = C / H, DV = Cv / H;
+    int causal = n->ip[1];
+    char sig[200];
+    snprintf(sig, sizeof sig, "attention b=%llu h=%llu tq=%llu tk=%llu d=%llu dv=%llu causal=%d", (unsigned long long)B,
+             (unsigned long long)H, (unsigned long long)Tq, (unsigned long long)Tk, (unsigned long long)D,
+             (unsigned long long)DV, causal);
+    const attn_variant *v = attn_variant_pick(tune(l, sig), (uint32_t)DV, l->caps);
+    kb k;
+    kb_init(&k, v->ref ? "attn_ref" : "attn", v->name);
+    kb_const_u(&k, "D", (uint32_t)D);
+    kb_const_u(&k, "DV", (uint32_t)DV);
+    kb_const_b(&k, "CAUSAL", causal);
+    uint32_t tpr = 0;
+    if (v->ref) {
+        kb_const_u(&k, "WG", 64);
+    } else {
+        tpr = v->nt / v->bq;
+        kb_const_u(&k, "BQ", v->bq);
+        kb_const_u(&k, "BKV", v->bkv);
+        kb_const_u(&k, "NT", v->nt);
+        kb_const_u(&k, "TPR", tpr);
+        kb_const_u(&k, "NPT", (uint32_t)((DV + tpr - 1) / tpr));
+    }
+    WSD_TRY(opnd_whole(l, &k, "q", n->in[0]));
+    WSD_TRY(opnd_whole(l, &k, "k", n->in[1]));
+    WSD_TRY(opnd_whole(l, &k, "v", n->in[2]));
+    WSD_TRY(opnd_whole(l, &k, "y", n->out));
+    kb_u32(&k, "tq", (uint32_t)Tq);
+    kb_u32(&k, "tk", (uint32_t)Tk);
+    kb_u32(&k, "qbs", (uint32_t)(Tq * C));
+    kb_u32(&k, "kbs", (uint32_t)(Tk * C));
+    kb_u32(&k, "vbs", (uint32_t)(Tk * Cv));
+    kb_u32(&k, "ybs", (uint32_t)(Tq * Cv));
+    kb_u32(&k, "qrs", (uint32_t)C);
+    kb_u32(&k, "krs", (uint32_t)C);
+    kb_u32(&k, "vrs", (uint32_t)Cv);
+    kb_u32(&k, "yrs", (uint32_t)Cv);
+    kb_f32(&k, "scale", n->fp[0]);
+    if (v->ref) {
+        kb_u32(&k, "heads", (uint32_t)H);
+        kb_u32(&k, "total", (uint32_t)(B * H * Tq));
+        kb_grid_flat(&k, (B * H * Tq + 63) / 64, l->maxdim);
+    } else {
+        kb_grid(&k, (uint32_t)((Tq + v->bq - 1) / v->bq), (uint32_t)H, (uint32_t)B);
+    }
+    return emit(l, &k, idx);
+}
+
+/* ---- data movement ---- */
+
+static wsd_status add_copy(L *l, int node, int src_t, uint64_t src_off, int dst_t, uint64_t dst_off, uint64_t size)
+{
+    wgl_prog *p = l->p;
+    if (p->n_cmds == p->cap_cmds) {
+        int nc = p->cap_cmds ? p->cap_cmds * 2 : 256;
+        wgl_cmd *ncm = realloc(p->cmds, (size_t)nc * sizeof *ncm);
+        if (!ncm) return wsd_fail(l->err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+        p->cmds = ncm;
+        p->cap_cmds = nc;
+    }
+    wgl_cmd *c = &p->cmds[p->n_cmds];
+    memset(c, 0, sizeof *c);
+    c->kind = WGL_CMD_COPY;
+    c->node = node;
+    if (is_weight(l, src_t)) {
+        wgl_wloc w;
+        WSD_TRY(resolve_w(l, src_t, 0, &w));
+        if (w.n_parts != 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: copy from a split weight");
+        c->src_space = WGL_WEIGHT;
+        c->src_index = w.part[0].index;
+        c->src_off = w.part[0].offset + src_off;
+    } else {
+        int r = proot(l, src_t);
+        c->src_space = WGL_ARENA;
+        c->src_index = (uint32_t)p->t_chunk[r];
+        c->src_off = p->t_off[r] + src_off;
+    }
+    int r = proot(l, dst_t);
+    c->dst_space = WGL_ARENA;
+    c->dst_index = (uint32_t)p->t_chunk[r];
+    c->dst_off = p->t_off[r] + dst_off;
+    c->size = size;
+    p->n_cmds++;
+    p->n_copy++;
+    return WSD_OK;
+}
+
+/* outer blocks: dst[o*dst_stride + dst0 ..] <- src[o*src_stride + src0 ..], len floats each */
+static wsd_status lower_blocks(L *l, int idx, int src, uint64_t src0, uint64_t src_stride, int dst, uint64_t dst0,
+                               uint64_t dst_stride, uint64_t outer, uint64_t len)
+{
+    /* Buffer copies need no binding and no kernel, but WebGPU forbids them
+     * within one buffer: only when source and destination buffers differ. */
+    int same_buf = 0;
+    if (!is_weight(l, src)) {
+        int rs = proot(l, src), rd = proot(l, dst);
+        same_buf = l->p->t_chunk[rs] == l->p->t_chunk[rd];
+    }
+    if (outer <= 64 && !same_buf) {
+        for (uint64_t o = 0; o < outer; o++)
+            WSD_TRY(add_copy(l, idx, src, (o * src_stride + src0) * 4, dst, (o * dst_stride + dst0) * 4, len * 4));
+        return WSD_OK;
+    }
+    kb k;
+    kb_init(&k, "copy2d", NULL);
+    kb_const_u(&k, "WG", 256);
+    uint64_t sbytes = ((outer - 1) * src_stride + len) * 4, dbytes = ((outer - 1) * dst_stride + len) * 4;
+    WSD_TRY(opnd_f32(l, &k, "x", src, src0 * 4, sbytes));
+    WSD_TRY(opnd_f32(l, &k, "y", dst, dst0 * 4, dbytes));
+    kb_u32(&k, "n", (uint32_t)(outer * len));
+    kb_u32(&k, "len", (uint32_t)len);
+    kb_u32(&k, "xs", (uint32_t)src_stride);
+    kb_u32(&k, "ys", (uint32_t)dst_stride);
+    kb_grid_flat(&k, (outer * len + 255) / 256, l->maxdim);
+    return emit(l, &k, idx);
+}
+
+static wsd_status lower_concat(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *A = T(l, n->in[0]), *B = T(l, n->in[1]), *Y = T(l, n->out);
+    int d = n->ip[0];
+    uint64_t outer = (uint64_t)prod(Y->shape, 0, d), inner = (uint64_t)prod(Y->shape, d + 1, Y->ndim);
+    uint64_t la = (uint64_t)A->shape[d] * inner, lb = (uint64_t)B->shape[d] * inner;
+    WSD_TRY(lower_blocks(l, idx, n->in[0], 0, la, n->out, 0, la + lb, outer, la));
+    return lower_blocks(l, idx, n->in[1], 0, lb, n->out, la, la + lb, outer, lb);
+}
+
+static wsd_status lower_slice(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *X = T(l, n->in[0]), *Y = T(l, n->out);
+    int d = n->ip[0];
+    uint64_t outer = (uint64_t)prod(Y->shape, 0, d), inner = (uint64_t)prod(Y->shape, d + 1, Y->ndim);
+    uint64_t len = (uint64_t)Y->shape[d] * inner;
+    return lower_blocks(l, idx, n->in[0], (uint64_t)n->ip[1] * inner, (uint64_t)X->shape[d] * inner, n->out, 0, len,
+                        outer, len);
+}
+
+static wsd_status lower_transpose(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *X = T(l, n->in[0]);
+    uint64_t N = (uint64_t)X->shape[0], A = (uint64_t)X->shape[1], B = (uint64_t)X->shape[2];
+    kb k;
+    kb_init(&k, "transpose", NULL);
+    kb_const_u(&k, "TILE", 16);
+    WSD_TRY(opnd_whole(l, &k, "x", n->in[0]));
+    WSD_TRY(opnd_whole(l, &k, "y", n->out));
+    kb_u32(&k, "rows", (uint32_t)A);
+    kb_u32(&k, "cols", (uint32_t)B);
+    kb_grid(&k, (uint32_t)((B + 15) / 16), (uint32_t)((A + 15) / 16), (uint32_t)N);
+    return emit(l, &k, idx);
+}
+
+static wsd_status lower_upsample(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *X = T(l, n->in[0]), *Y = T(l, n->out);
+    uint64_t planes = (uint64_t)(X->shape[0] * X->shape[1]), H = (uint64_t)X->shape[2], Wd = (uint64_t)X->shape[3];
+    uint64_t Ho = (uint64_t)Y->shape[2], Wo = (uint64_t)Y->shape[3];
+    uint64_t pmax = l->maxsub / (4 * (Ho * Wo > H * Wd ? Ho * Wo : H * Wd));
+    if (pmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: upsample plane exceeds one binding");
+    for (uint64_t p0 = 0; p0 < planes; p0 += pmax) {
+        uint64_t np_ = planes - p0 < pmax ? planes - p0 : pmax;
+        kb k;
+        kb_init(&k, "upsample", NULL);
+        kb_const_u(&k, "WG", 256);
+        WSD_TRY(opnd_f32(l, &k, "x", n->in[0], p0 * H * Wd * 4, np_ * H * Wd * 4));
+        WSD_TRY(opnd_f32(l, &k, "y", n->out, p0 * Ho * Wo * 4, np_ * Ho * Wo * 4));
+        kb_u32(&k, "n", (uint32_t)(np_ * Ho * Wo));
+        kb_u32(&k, "h", (uint32_t)H);
+        kb_u32(&k, "w", (uint32_t)Wd);
+        kb_u32(&k, "ho", (uint32_t)Ho);
+        kb_u32(&k, "wo", (uint32_t)Wo);
+        kb_f32(&k, "sh", (float)H / (float)Ho);
+        kb_f32(&k, "sw", (float)Wd / (float)Wo);
+        kb_grid_flat(&k, (np_ * Ho * Wo + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+static wsd_status lower_embedding(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *I = T(l, n->in[0]), *Tb = T(l, n->in[1]);
+    uint64_t nid = (uint64_t)wg_numel(I), C = (uint64_t)Tb->shape[1];
+    if (is_weight(l, n->in[0]) || I->dtype != WSD_DT_I32)
+        return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: embedding ids must be an int32 activation");
+    wgl_wloc w;
+    int tw = n->in[1];
+    if (!is_weight(l, tw)) {
+        w.type = WGL_F32;
+        w.n_parts = 0;
+    } else {
+        WSD_TRY(resolve_w(l, tw, l->o->weights_f16, &w));
+    }
+    int parts = is_weight(l, tw) ? w.n_parts : 1;
+    for (int pi = 0; pi < parts; pi++) {
+        kb k;
+        kb_init(&k, "embed", NULL);
+        kb_const_u(&k, "WG", 256);
+        int ir = proot(l, n->in[0]);
+        kb_opnd_raw(&k, "ids", WGL_ARENA, (uint32_t)l->p->t_chunk[ir], l->p->t_off[ir], nid * 4, WGL_I32);
+        uint64_t row0 = 0, rows = (uint64_t)Tb->shape[0];
+        if (is_weight(l, tw)) {
+            kb_opnd_raw(&k, "t", WGL_WEIGHT, w.part[pi].index, w.part[pi].offset, w.part[pi].size, w.type);
+            row0 = (uint64_t)w.part[pi].row0;
+            rows = (uint64_t)w.part[pi].rows;
+        } else {
+            WSD_TRY(opnd_whole(l, &k, "t", tw));
+        }
+        WSD_TRY(opnd_whole(l, &k, "y", n->out));
+        kb_u32(&k, "n", (uint32_t)(nid * C));
+        kb_u32(&k, "c", (uint32_t)C);
+        kb_u32(&k, "row0", (uint32_t)row0);
+        kb_u32(&k, "rows", (uint32_t)rows);
+        kb_grid_flat(&k, (nid * C + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
+static wsd_status add_consts(L *l, const float *v, uint64_t n, uint64_t *off)
+{
+    wgl_prog *p = l->p;
+    uint64_t need = ((p->const_bytes + 255) & ~255ull) + n * 4;
+    if (need > p->const_cap) {
+        uint64_t nc = p->const_cap ? p->const_cap * 2 : 4096;
+        while (nc < need) nc *= 2;
+        unsigned char *nb = realloc(p->consts, (size_t)nc);
+        if (!nb) return wsd_fail(l->err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+        p->consts = nb;
+        p->const_cap = nc;
+    }
+    *off = (p->const_bytes + 255) & ~255ull;
+    memset(p->consts + p->const_bytes, 0, (size_t)(*off - p->const_bytes));
+    memcpy(p->consts + *off, v, (size_t)n * 4);
+    p->const_bytes = need;
+    return WSD_OK;
+}
+
+static wsd_status lower_timestep(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *Y = T(l, n->out);
+    uint64_t B = (uint64_t)Y->shape[0], C = (uint64_t)Y->shape[1], half = C / 2;
+    float *f = malloc((size_t)half * sizeof *f + 4);
+    if (!f) return wsd_fail(l->err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+    /* the frequencies exactly as the CPU reference computes them */
+    const float neg_log = (float)-log(10000.0);
+    for (uint64_t i = 0; i < half; i++) {
+        float e = neg_log * (float)i;
+        e = e / ((float)half - n->fp[0]);
+        f[i] = expf(e);
+    }
+    uint64_t off = 0;
+    wsd_status st = add_consts(l, f, half, &off);
+    free(f);
+    WSD_TRY(st);
+    kb k;
+    kb_init(&k, "tstep", NULL);
+    kb_const_u(&k, "WG", 64);
+    kb_const_b(&k, "FLIP", n->ip[1]);
+    WSD_TRY(opnd_whole(l, &k, "t", n->in[0]));
+    kb_opnd_raw(&k, "f", WGL_CONST, 0, off, half * 4, WGL_F32);
+    WSD_TRY(opnd_whole(l, &k, "y", n->out));
+    kb_u32(&k, "n", (uint32_t)(B * half));
+    kb_u32(&k, "half", (uint32_t)half);
+    kb_grid_flat(&k, (B * half + 63) / 64, l->maxdim);
+    return emit(l, &k, idx);
+}
+
+static wsd_status lower_node(L *l, int idx)
+{
+    const wg_node *n = &l->pg.nodes[idx];
+    switch (n->op) {
+    case WG_OP_SILU: case WG_OP_GELU: case WG_OP_QUICK_GELU: case WG_OP_SCALE: case WG_OP_CLAMP:
+        return lower_ew(l, n, idx);
+    case WG_OP_ADD: case WG_OP_MUL: return lower_binary(l, n, idx);
+    case WG_OP_GEGLU: return lower_geglu(l, n, idx);
+    case WG_OP_SOFTMAX: return lower_rows(l, n, idx, 0);
+    case WG_OP_LAYER_NORM: return lower_rows(l, n, idx, 1);
+    case WG_OP_GROUP_NORM: return lower_group_norm(l, n, idx);
+    case WG_OP_CONV2D: return lower_conv(l, n, idx);
+    case WG_OP_LINEAR: return lower_linear(l, n, idx);
+    case WG_OP_ATTENTION: return lower_attention(l, n, idx);
+    case WG_OP_CONCAT: return lower_concat(l, n, idx);
+    case WG_OP_SLICE: return lower_slice(l, n, idx);
+    case WG_OP_TRANSPOSE: return lower_transpose(l, n, idx);
+    case WG_OP_UPSAMPLE_NEAREST: return lower_upsample(l, n, idx);
+    case WG_OP_EMBEDDING: return lower_embedding(l, n, idx);
+    case WG_OP_TIMESTEP_EMBED: return lower_timestep(l, n, idx);
+    case WG_OP_RESHAPE: return WSD_OK;
+    default:
+        return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: no kernel for %s", wg_op_name(n->op));
+    }
+}
+
+void wgl_prog_free(wgl_prog *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n_pipes; i++) free(p->pipes[i].wgsl);
+    free(p->pipes);
+    free(p->cmds);
+    free(p->params);
+    free(p->consts);
+    free(p->t_chunk);
+    free(p->t_off);
+    memset(p, 0, sizeof *p);
+}
+
+wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, wsd_err *err)
+{
+    memset(out, 0, sizeof *out);
+    WSD_TRY(wg_status(g, err));
+    if (!opt->weight) return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: lowering needs a weight resolver");
+    L l;
+    memset(&l, 0, sizeof l);
+    l.g = g;
+    l.o = opt;
+    l.caps = &opt->caps;
+    l.p = out;
+    l.maxb = opt->caps.max_storage_binding & ~255ull;
+    {
+        uint64_t a = opt->caps.min_storage_align ? opt->caps.min_storage_align : 256;
+        l.maxsub = l.maxb > 2 * a ? l.maxb - a : l.maxb / 2;
+    }
+    l.maxdim = opt->caps.max_workgroups_per_dim;
+    l.err = err;
+
+    /* Plan on a private copy of the tensor table: the planner rewrites
+     * offsets and in-place decisions, and the caller's graph is const. */
+    l.pg = *g;
+    l.pg.t = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *l.pg.t);
+    out->t_chunk = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *out->t_chunk);
+    out->t_off = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *out->t_off);
+    if (!l.pg.t || !out->t_chunk || !out->t_off) {
+        free(l.pg.t);
+        wgl_prog_free(out);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+    }
+    memcpy(l.pg.t, g->t, (size_t)g->n_tensors * sizeof *l.pg.t);
+    l.pg.cap_tensors = g->n_tensors;
+    out->n_tensors = g->n_tensors;
+    wg_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan.chunk_bytes = wgl_chunk_bytes(&opt->caps);
+    wsd_status st = wg_plan_memory(&l.pg, &plan, err);
+    if (st != WSD_OK) {
+        free(l.pg.t);
+        wgl_prog_free(out);
+        return wsd_fail_prefix(err, "webgpu: ");
+    }
+    out->plan = plan;
+    out->chunk_bytes = plan.chunk_bytes;
+    uint64_t arena = plan.arena_bytes ? plan.arena_bytes : 256;
+    out->n_chunks = (int)((arena + plan.chunk_bytes - 1) / plan.chunk_bytes);
+    if (out->n_chunks > 64) {
+        free(l.pg.t);
+        wgl_prog_free(out);
+        return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: the activation arena (%llu bytes) needs more than 64 buffers",
+                        (unsigned long long)arena);
+    }
+    for (int c = 0; c < out->n_chunks; c++) {
+        uint64_t left = arena - (uint64_t)c * plan.chunk_bytes;
+        out->chunk_size[c] = left < plan.chunk_bytes ? left : plan.chunk_bytes;
+    }
+    for (int i = 0; i < g->n_tensors; i++) {
+        int r = proot(&l, i);
+        if (l.pg.t[r].kind == WG_WEIGHT) {
+            out->t_chunk[i] = -1;
+            out->t_off[i] = 0;
+        } else {
+            out->t_chunk[i] = (int)(l.pg.t[r].offset / plan.chunk_bytes);
+            out->t_off[i] = l.pg.t[r].offset % plan.chunk_bytes;
+        }
+    }
+    for (int i = 0; i < g->n_nodes && st == WSD_OK; i++) {
+        st = lower_node(&l, i);
+        if (st != WSD_OK)
+            wsd_fail_prefix(err, "node %d (%s -> %s): ", i, wg_op_name(g->nodes[i].op),
+                            g->t[g->nodes[i].out].name ? g->t[g->nodes[i].out].name : "intermediate");
+    }
+    free(l.pg.t);
+    if (st != WSD_OK) {
+        wgl_prog_free(out);
+        return st;
+    }
+    if (out->scratch_bytes == 0) out->scratch_bytes = 256;
+    return WSD_OK;
+}

@@ -1,0 +1,95 @@
+/* Kernel variant tables: see variants.h. */
+#include "backends/webgpu/variants.h"
+
+#include <string.h>
+
+const gemm_variant gemm_variants[] = {
+    {"ref", 1, 0, 0, 0, 0, 0},
+    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2},
+    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4},
+    {"m32n64k16t2x4", 0, 32, 64, 16, 2, 4},
+    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4},
+    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2},
+    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1},
+    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4},
+    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8},
+    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8},
+    {"m128n128k16t8x8", 0, 128, 128, 16, 8, 8},
+    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4},
+};
+const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
+
+const attn_variant attn_variants[] = {
+    {"ref", 1, 0, 0, 0},
+    {"q16k32t64", 0, 16, 32, 64},
+    {"q32k32t128", 0, 32, 32, 128},
+    {"q16k32t128", 0, 16, 32, 128},
+    {"q32k64t128", 0, 32, 64, 128},
+    {"q16k64t256", 0, 16, 64, 256},
+    {"q16k32t256", 0, 16, 32, 256},
+    {"q64k32t256", 0, 64, 32, 256},
+    {"q32k32t256", 0, 32, 32, 256},
+};
+const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
+
+const gn_variant gn_variants[] = {
+    {"c1024", 1024},
+    {"c4096", 4096},
+    {"c16384", 16384},
+};
+const int n_gn_variants = (int)(sizeof gn_variants / sizeof gn_variants[0]);
+
+const gemm_variant *gemm_variant_find(const char *name)
+{
+    if (!name) return NULL;
+    for (int i = 0; i < n_gemm_variants; i++)
+        if (!strcmp(gemm_variants[i].name, name)) return &gemm_variants[i];
+    return NULL;
+}
+
+const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu)
+{
+    if (m <= 16) return gemm_variant_find("m16n64k16t1x4");
+    if (n <= 16) return gemm_variant_find("m64n16k16t4x1");
+    if (is_cpu || m < 128 || n < 128) return gemm_variant_find("m64n64k16t4x4");
+    return gemm_variant_find("m128n128k8t8x8");
+}
+
+int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
+{
+    if (v->ref) return 1;
+    uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+    return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x &&
+           (uint64_t)v->bk * (v->bm + v->bn) * 4 <= caps->max_workgroup_storage;
+}
+
+int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
+{
+    if (v->ref) return dv <= 1024;
+    if (v->nt % v->bq) return 0;
+    uint32_t tpr = v->nt / v->bq, npt = (dv + tpr - 1) / tpr;
+    return v->nt <= caps->max_invocations && v->nt <= caps->max_workgroup_size_x && npt <= 64 &&
+           (uint64_t)(v->bq * v->bkv + 3 * v->bq) * 4 <= caps->max_workgroup_storage;
+}
+
+const attn_variant *attn_variant_pick(const char *name, uint32_t dv, const gpu_caps *caps)
+{
+    if (name)
+        for (int i = 0; i < n_attn_variants; i++)
+            if (!strcmp(attn_variants[i].name, name) && attn_variant_fits(&attn_variants[i], dv, caps))
+                return &attn_variants[i];
+    const char *def = dv <= 128 ? "q32k32t128" : dv <= 256 ? "q16k32t128" : "q16k32t256";
+    for (int i = 0; i < n_attn_variants; i++)
+        if (!strcmp(attn_variants[i].name, def) && attn_variant_fits(&attn_variants[i], dv, caps))
+            return &attn_variants[i];
+    return &attn_variants[0]; /* ref always fits */
+}
+
+const gn_variant *gn_variant_pick(const char *name, uint64_t seg_len)
+{
+    if (name)
+        for (int i = 0; i < n_gn_variants; i++)
+            if (!strcmp(gn_variants[i].name, name)) return &gn_variants[i];
+    (void)seg_len;
+    return &gn_variants[1];
+}

@@ -1,0 +1,50 @@
+/* Kernel variants of the hot operators. The tuning database (tune.c) maps an
+ * operator signature on an adapter to one of these names; every variant of
+ * an operator computes the same function (tests/test_webgpu_ops.c runs each
+ * against the reference variant "ref"). */
+#ifndef WSD_WEBGPU_VARIANTS_H
+#define WSD_WEBGPU_VARIANTS_H
+
+#include "backends/webgpu/gpu.h"
+
+#include <stdint.h>
+
+/* conv2d and linear: workgroup tile BM x BN, K step BK, thread tile TM x TN */
+typedef struct gemm_variant {
+    const char *name;
+    int ref; /* one thread per output, no tiling */
+    uint32_t bm, bn, bk, tm, tn;
+} gemm_variant;
+
+/* attention: BQ queries per workgroup, BKV keys per block, NT threads */
+typedef struct attn_variant {
+    const char *name;
+    int ref; /* one thread per query row, the CPU reference's loop */
+    uint32_t bq, bkv, nt;
+} attn_variant;
+
+/* group norm: elements per partial-statistics workgroup */
+typedef struct gn_variant {
+    const char *name;
+    uint32_t chunk;
+} gn_variant;
+
+extern const gemm_variant gemm_variants[];
+extern const int n_gemm_variants;
+extern const attn_variant attn_variants[];
+extern const int n_attn_variants;
+extern const gn_variant gn_variants[];
+extern const int n_gn_variants;
+
+/* NULL if the name is unknown (or NULL). */
+const gemm_variant *gemm_variant_find(const char *name);
+/* The default when the database has no entry, by output shape. */
+const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu);
+/* Whether a variant can run on a device with these limits. */
+int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps);
+int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps);
+/* `name` if it exists and fits, else the default for dv. */
+const attn_variant *attn_variant_pick(const char *name, uint32_t dv, const gpu_caps *caps);
+const gn_variant *gn_variant_pick(const char *name, uint64_t seg_len);
+
+#endif

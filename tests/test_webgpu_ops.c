@@ -1,0 +1,581 @@
+/* Every graph operator on the WebGPU backend against the CPU reference
+ * backend, on small random inputs:
+ *   - float32 weights, with the device's limits and with --gpu-limits default;
+ *   - packed-f16 weights (the CPU then gets the same f16-rounded weights, so
+ *     the storage path itself is checked at float32 bounds);
+ *   - every kernel variant of conv2d, linear, attention and group norm (what
+ *     the tuning database may pick) against the reference variant;
+ *   - the big-tensor splitting paths, by lowering with tiny pretend limits.
+ * Bounds: rel L2 <= 1e-5 and max abs <= 1e-4 * max(1, max|ref|).
+ *
+ * Runs on SwiftShader in CI: VK_ICD_FILENAMES is set to Chromium's
+ * SwiftShader ICD when unset. If the WebGPU backend cannot start this test
+ * FAILS (CI is supposed to have Dawn and SwiftShader). */
+#include "backends/backend.h"
+#include "backends/webgpu/variants.h"
+#include "backends/webgpu/webgpu_backend.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REL 1e-5
+#define ABS 1e-4
+
+/* ---- random data and named weights ---- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+#define MAX_W 16
+typedef struct wtab {
+    char name[MAX_W][32];
+    float *data[MAX_W];
+    float *data16[MAX_W]; /* the same values rounded through f16 */
+    int n;
+    int use16; /* serve data16 */
+} wtab;
+
+static wsd_status weight_fn(void *user, const char *name, int ndim, const int64_t *shape, const void **data,
+                            wsd_dtype *dtype, wsd_err *err)
+{
+    wtab *w = user;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < w->n; i++)
+        if (!strcmp(w->name[i], name)) {
+            *data = w->use16 ? w->data16[i] : w->data[i];
+            *dtype = WSD_DT_F32;
+            return WSD_OK;
+        }
+    if (w->n == MAX_W) return wsd_fail(err, WSD_ERR_INTERNAL, "too many weights");
+    int i = w->n++;
+    snprintf(w->name[i], sizeof w->name[i], "%s", name);
+    w->data[i] = malloc((size_t)n * sizeof(float));
+    w->data16[i] = malloc((size_t)n * sizeof(float));
+    float scale = strstr(name, "gamma") ? 0.0f : 1.0f;
+    for (int64_t k = 0; k < n; k++) {
+        float v = scale == 0.0f ? 1.0f + 0.2f * frand() : frand() * 0.5f;
+        w->data[i][k] = v;
+        w->data16[i][k] = wsd_f16_to_f32(wsd_f32_to_f16(v));
+    }
+    *data = w->use16 ? w->data16[i] : w->data[i];
+    *dtype = WSD_DT_F32;
+    return WSD_OK;
+}
+
+/* Weight arrays stay allocated until exit: the GPU backend caches uploads
+ * by data pointer (weights outlive backends in the engine), so freeing and
+ * reallocating at the same address would serve it stale weights. */
+static void *graveyard[4096];
+static int n_graveyard;
+
+static void wtab_free(wtab *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        if (n_graveyard + 2 <= (int)(sizeof graveyard / sizeof graveyard[0])) {
+            graveyard[n_graveyard++] = w->data[i];
+            graveyard[n_graveyard++] = w->data16[i];
+        }
+    }
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- test cases: a builder makes a graph with inputs "in0".. and output "out" ---- */
+
+typedef int (*build_fn)(wg_graph *g);
+
+typedef struct tcase {
+    const char *name;
+    build_fn build;
+    const char *hot; /* "gemm", "attn", "gn" or NULL: which variant family to sweep */
+} tcase;
+
+#define S(...) WG_NDIM(__VA_ARGS__), WG_SHAPE(__VA_ARGS__)
+
+static int b_conv3(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 9, 7));
+    int w = wg_weight(g, "w", S(6, 5, 3, 3)), b = wg_weight(g, "b", S(6));
+    return wg_conv2d(g, x, w, b, 1, 1, 1, 1, 1);
+}
+static int b_conv_wide(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 16, 12, 11));
+    int w = wg_weight(g, "w", S(70, 16, 3, 3)), b = wg_weight(g, "b", S(70));
+    return wg_conv2d(g, x, w, b, 1, 1, 1, 1, 1);
+}
+static int b_conv_down(wg_graph *g) /* VAE-encoder downsample: pad bottom/right only, stride 2 */
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 4, 8, 10));
+    int w = wg_weight(g, "w", S(4, 4, 3, 3)), b = wg_weight(g, "b", S(4));
+    return wg_conv2d(g, x, w, b, 2, 0, 0, 1, 1);
+}
+static int b_conv_s2(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 3, 9, 9));
+    int w = wg_weight(g, "w", S(5, 3, 3, 3)), b = wg_weight(g, "b", S(5));
+    return wg_conv2d(g, x, w, b, 2, 1, 1, 1, 1);
+}
+static int b_conv1(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 6, 6));
+    int w = wg_weight(g, "w", S(10, 8, 1, 1));
+    return wg_conv2d(g, x, w, -1, 1, 0, 0, 0, 0);
+}
+static int b_linear(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 7, 24));
+    int w = wg_weight(g, "w", S(33, 24)), b = wg_weight(g, "b", S(33));
+    return wg_linear(g, x, w, b);
+}
+static int b_linear_tall(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 150, 40));
+    int w = wg_weight(g, "w", S(72, 40));
+    return wg_linear(g, x, w, -1);
+}
+static int b_gn(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 5, 6));
+    int ga = wg_weight(g, "gamma", S(8)), be = wg_weight(g, "beta", S(8));
+    return wg_group_norm(g, x, ga, be, 4, 1e-5f, 0);
+}
+static int b_gn_silu(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 12, 70, 90));
+    int ga = wg_weight(g, "gamma", S(12)), be = wg_weight(g, "beta", S(12));
+    /* offset the input so a naive E[x^2]-E[x]^2 would lose precision */
+    int xs = wg_scale(g, x, 1.0f, 3.0f);
+    return wg_group_norm(g, xs, ga, be, 3, 1e-6f, 1);
+}
+static int b_gn3d(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 30));
+    int ga = wg_weight(g, "gamma", S(8)), be = wg_weight(g, "beta", S(8));
+    return wg_group_norm(g, x, ga, be, 2, 1e-5f, 1);
+}
+static int b_ln(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(3, 5, 40));
+    int ga = wg_weight(g, "gamma", S(40)), be = wg_weight(g, "beta", S(40));
+    return wg_layer_norm(g, x, ga, be, 1e-5f);
+}
+static int b_attn(wg_graph *g)
+{
+    int q = wg_input(g, "in0", WSD_DT_F32, S(2, 13, 16));
+    int k = wg_input(g, "in1", WSD_DT_F32, S(2, 11, 16));
+    int v = wg_input(g, "in2", WSD_DT_F32, S(2, 11, 24));
+    return wg_attention(g, q, k, v, 4, 0, 0.5f);
+}
+static int b_attn_causal(wg_graph *g)
+{
+    int q = wg_input(g, "in0", WSD_DT_F32, S(1, 37, 32));
+    int k = wg_input(g, "in1", WSD_DT_F32, S(1, 37, 32));
+    int v = wg_input(g, "in2", WSD_DT_F32, S(1, 37, 32));
+    return wg_attention(g, q, k, v, 2, 1, 0.25f);
+}
+static int b_attn_wide(wg_graph *g) /* one head over many channels, as in the VAE */
+{
+    int q = wg_input(g, "in0", WSD_DT_F32, S(1, 40, 72));
+    int k = wg_input(g, "in1", WSD_DT_F32, S(1, 40, 72));
+    int v = wg_input(g, "in2", WSD_DT_F32, S(1, 40, 72));
+    return wg_attention(g, q, k, v, 1, 0, 0.117851f);
+}
+static int b_attn_self(wg_graph *g) /* the same tensor as q, k and v */
+{
+    int q = wg_input(g, "in0", WSD_DT_F32, S(2, 9, 8));
+    return wg_attention(g, q, q, q, 2, 0, 0.5f);
+}
+static int b_silu(wg_graph *g) { return wg_unary(g, WG_OP_SILU, wg_input(g, "in0", WSD_DT_F32, S(3, 100))); }
+static int b_gelu(wg_graph *g)
+{
+    int x = wg_scale(g, wg_input(g, "in0", WSD_DT_F32, S(3, 100)), 6.0f, 0.0f);
+    return wg_unary(g, WG_OP_GELU, x);
+}
+static int b_qgelu(wg_graph *g)
+{
+    int x = wg_scale(g, wg_input(g, "in0", WSD_DT_F32, S(3, 100)), 6.0f, 0.0f);
+    return wg_unary(g, WG_OP_QUICK_GELU, x);
+}
+static int b_geglu(wg_graph *g)
+{
+    int x = wg_scale(g, wg_input(g, "in0", WSD_DT_F32, S(2, 5, 24)), 4.0f, 0.0f);
+    return wg_unary(g, WG_OP_GEGLU, x);
+}
+static int b_softmax(wg_graph *g)
+{
+    int x = wg_scale(g, wg_input(g, "in0", WSD_DT_F32, S(4, 37)), 8.0f, 0.0f);
+    return wg_unary(g, WG_OP_SOFTMAX, x);
+}
+static int b_add_bcast(wg_graph *g)
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 6, 4, 5)), b = wg_input(g, "in1", WSD_DT_F32, S(6, 1, 1));
+    return wg_add(g, a, b);
+}
+static int b_mul_bcast(wg_graph *g)
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 6, 4, 5)), b = wg_input(g, "in1", WSD_DT_F32, S(2, 6, 1, 5));
+    return wg_mul(g, a, b);
+}
+static int b_add_same(wg_graph *g)
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 3, 50)), b = wg_input(g, "in1", WSD_DT_F32, S(2, 3, 50));
+    int s = wg_add(g, a, b);
+    return wg_add(g, s, s); /* the same tensor twice */
+}
+static int b_add_weight(wg_graph *g) /* a weight as the broadcast operand (position embeddings) */
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 12)), w = wg_weight(g, "pos", S(1, 5, 12));
+    return wg_add(g, a, w);
+}
+static int b_scale_clamp(wg_graph *g)
+{
+    int x = wg_scale(g, wg_input(g, "in0", WSD_DT_F32, S(5, 41)), 3.0f, 0.25f);
+    return wg_clamp(g, x, -1.0f, 1.5f);
+}
+static int b_inplace_chain(wg_graph *g) /* element-wise chain the planner runs in place */
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 4, 33));
+    int y = wg_linear(g, x, wg_weight(g, "w", S(33, 33)), -1);
+    y = wg_unary(g, WG_OP_SILU, y);
+    y = wg_scale(g, y, 2.0f, -0.5f);
+    y = wg_add(g, y, x);
+    return wg_mul(g, y, wg_weight(g, "b", S(33)));
+}
+static int b_concat1(wg_graph *g)
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 3, 4, 5)), b = wg_input(g, "in1", WSD_DT_F32, S(2, 2, 4, 5));
+    return wg_concat(g, a, b, 1);
+}
+static int b_concat_many(wg_graph *g) /* > 64 blocks: the copy kernel instead of buffer copies */
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 40, 3)), b = wg_input(g, "in1", WSD_DT_F32, S(2, 40, 5));
+    return wg_concat(g, a, b, 2);
+}
+static int b_slice(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 7, 4, 3));
+    return wg_slice(g, x, 1, 2, 4);
+}
+static int b_slice_last(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(3, 30, 10));
+    return wg_slice(g, x, 2, 5, 5);
+}
+static int b_upsample2(wg_graph *g)
+{
+    return wg_upsample_nearest(g, wg_input(g, "in0", WSD_DT_F32, S(1, 3, 4, 5)), 8, 10);
+}
+static int b_upsample_odd(wg_graph *g)
+{
+    return wg_upsample_nearest(g, wg_input(g, "in0", WSD_DT_F32, S(2, 2, 5, 6)), 7, 9);
+}
+static int b_embedding(wg_graph *g)
+{
+    int ids = wg_input(g, "in0", WSD_DT_I32, S(2, 5));
+    return wg_embedding(g, ids, wg_weight(g, "table", S(50, 12)));
+}
+static int b_tstep(wg_graph *g) { return wg_timestep_embed(g, wg_input(g, "in0", WSD_DT_F32, S(4)), 64, 1, 0.0f); }
+static int b_tstep2(wg_graph *g) { return wg_timestep_embed(g, wg_input(g, "in0", WSD_DT_F32, S(4)), 32, 0, 1.0f); }
+static int b_transpose(wg_graph *g) { return wg_transpose(g, wg_input(g, "in0", WSD_DT_F32, S(2, 17, 19))); }
+static int b_reshape(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 6, 10));
+    int r = wg_reshape(g, x, S(2, 60));
+    return wg_linear(g, r, wg_weight(g, "w", S(7, 60)), wg_weight(g, "b", S(7)));
+}
+
+/* shapes sized for the 4 KiB-binding / 16 KiB-buffer split test */
+static int b_split_conv(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 6, 24, 24));
+    int w = wg_weight(g, "w", S(5, 6, 3, 3)), b = wg_weight(g, "b", S(5));
+    return wg_conv2d(g, x, w, b, 1, 1, 1, 1, 1);
+}
+static int b_split_gn(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 16, 16));
+    int ga = wg_weight(g, "gamma", S(8)), be = wg_weight(g, "beta", S(8));
+    return wg_group_norm(g, x, ga, be, 4, 1e-6f, 1);
+}
+static int b_split_silu(wg_graph *g) { return wg_unary(g, WG_OP_SILU, wg_input(g, "in0", WSD_DT_F32, S(4, 1000))); }
+static int b_split_add(wg_graph *g)
+{
+    int a = wg_input(g, "in0", WSD_DT_F32, S(2, 16, 10, 10)), b = wg_input(g, "in1", WSD_DT_F32, S(16, 1, 1));
+    return wg_add(g, a, b);
+}
+static int b_split_up(wg_graph *g)
+{
+    return wg_upsample_nearest(g, wg_input(g, "in0", WSD_DT_F32, S(1, 3, 16, 16)), 24, 24);
+}
+static int b_split_embed(wg_graph *g)
+{
+    int ids = wg_input(g, "in0", WSD_DT_I32, S(2, 5));
+    return wg_embedding(g, ids, wg_weight(g, "table", S(100, 12)));
+}
+static int b_split_linear(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 90, 40));
+    return wg_linear(g, x, wg_weight(g, "w", S(24, 40)), wg_weight(g, "b", S(24)));
+}
+
+static const tcase cases[] = {
+    {"conv2d 3x3", b_conv3, "gemm"},
+    {"conv2d 3x3 co=70", b_conv_wide, "gemm"},
+    {"conv2d stride 2, pad b/r", b_conv_down, "gemm"},
+    {"conv2d stride 2, pad 1", b_conv_s2, "gemm"},
+    {"conv2d 1x1, no bias", b_conv1, "gemm"},
+    {"linear", b_linear, "gemm"},
+    {"linear 150 rows, no bias", b_linear_tall, "gemm"},
+    {"group_norm", b_gn, "gn"},
+    {"group_norm + silu, offset input", b_gn_silu, "gn"},
+    {"group_norm 3-D + silu", b_gn3d, "gn"},
+    {"layer_norm", b_ln, NULL},
+    {"attention 4 heads", b_attn, "attn"},
+    {"attention causal", b_attn_causal, "attn"},
+    {"attention 1 head, 72 channels", b_attn_wide, "attn"},
+    {"attention q=k=v", b_attn_self, "attn"},
+    {"silu", b_silu, NULL},
+    {"gelu", b_gelu, NULL},
+    {"quick_gelu", b_qgelu, NULL},
+    {"geglu", b_geglu, NULL},
+    {"softmax", b_softmax, NULL},
+    {"add broadcast", b_add_bcast, NULL},
+    {"mul broadcast", b_mul_bcast, NULL},
+    {"add same shape, x + x", b_add_same, NULL},
+    {"add weight", b_add_weight, NULL},
+    {"scale, clamp", b_scale_clamp, NULL},
+    {"in-place chain", b_inplace_chain, NULL},
+    {"concat dim 1", b_concat1, NULL},
+    {"concat last dim (kernel)", b_concat_many, NULL},
+    {"slice dim 1", b_slice, NULL},
+    {"slice last dim (kernel)", b_slice_last, NULL},
+    {"upsample x2", b_upsample2, NULL},
+    {"upsample 5x6 -> 7x9", b_upsample_odd, NULL},
+    {"embedding", b_embedding, NULL},
+    {"timestep embed flip", b_tstep, NULL},
+    {"timestep embed shift 1", b_tstep2, NULL},
+    {"transpose", b_transpose, NULL},
+    {"reshape", b_reshape, NULL},
+    {"split conv2d", b_split_conv, NULL},
+    {"split group_norm", b_split_gn, NULL},
+    {"split silu", b_split_silu, NULL},
+    {"split add", b_split_add, NULL},
+    {"split upsample", b_split_up, NULL},
+    {"split embedding", b_split_embed, NULL},
+    {"split linear", b_split_linear, NULL},
+};
+#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* ---- running ---- */
+
+typedef struct result {
+    float *out;
+    size_t n;
+} result;
+
+static void fill_inputs(wg_graph *g, int case_idx, float **bufs, size_t *sizes, int *ids, int *n_in)
+{
+    uint64_t save = rng;
+    rng = 0x1234567ull + (uint64_t)case_idx * 7919u;
+    *n_in = 0;
+    for (int k = 0; k < 3; k++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "in%d", k);
+        int t = wg_find(g, nm);
+        if (t < 0) break;
+        size_t n = (size_t)wg_numel(&g->t[t]);
+        bufs[k] = malloc(n * 4);
+        if (g->t[t].dtype == WSD_DT_I32) {
+            int32_t *iv = (int32_t *)bufs[k];
+            for (size_t i = 0; i < n; i++) iv[i] = (int32_t)((i * 37u + 11u) % (strstr(cases[case_idx].name, "split") ? 100u : 50u));
+        } else if (!strcmp(cases[case_idx].name, "timestep embed flip") || !strcmp(cases[case_idx].name, "timestep embed shift 1")) {
+            const float tv[4] = {981.0f, 1.0f, 500.5f, 946.4197f};
+            memcpy(bufs[k], tv, sizeof tv);
+        } else {
+            for (size_t i = 0; i < n; i++) bufs[k][i] = frand();
+        }
+        sizes[k] = n * 4;
+        ids[k] = t;
+        (*n_in)++;
+    }
+    rng = save;
+}
+
+/* Builds case c, runs it on `be`, returns the output (NULL on failure, with a message). */
+static float *run_case(wsd_backend *be, int c, wtab *w, size_t *n_out, char *why, size_t why_cap)
+{
+    wsd_err err = {0};
+    wg_graph *g = wg_new(weight_fn, w);
+    int out = cases[c].build(g);
+    if (out >= 0) wg_output(g, out, "out");
+    if (wg_status(g, &err) != WSD_OK) {
+        snprintf(why, why_cap, "build: %s", err.msg);
+        wg_free(g);
+        return NULL;
+    }
+    wg_plan plan = {0};
+    float *res = NULL;
+    wsd_exec *ex = NULL;
+    float *in[3] = {0};
+    size_t sz[3];
+    int ids[3], n_in = 0;
+    if (wg_plan_memory(g, &plan, &err) != WSD_OK || be->iface->compile(be, g, &plan, &ex, &err) != WSD_OK) {
+        snprintf(why, why_cap, "compile: %s", err.msg);
+        goto done;
+    }
+    fill_inputs(g, c, in, sz, ids, &n_in);
+    for (int k = 0; k < n_in; k++)
+        if (be->iface->set_input(ex, ids[k], in[k], sz[k], &err) != WSD_OK) {
+            snprintf(why, why_cap, "set_input: %s", err.msg);
+            goto done;
+        }
+    if (be->iface->run(ex, NULL, NULL, &err) != WSD_OK) {
+        snprintf(why, why_cap, "run: %s", err.msg);
+        goto done;
+    }
+    *n_out = (size_t)wg_numel(&g->t[out]);
+    res = malloc(*n_out * 4);
+    if (be->iface->get_output(ex, out, res, *n_out * 4, &err) != WSD_OK) {
+        snprintf(why, why_cap, "get_output: %s", err.msg);
+        free(res);
+        res = NULL;
+    }
+done:
+    for (int k = 0; k < n_in; k++) free(in[k]);
+    if (ex) be->iface->exec_free(ex);
+    wg_free(g);
+    return res;
+}
+
+static void check_case(wsd_backend *cpu, wsd_backend *gpu, int c, int use16, const char *label)
+{
+    wtab w = {0};
+    w.use16 = use16;
+    char why[1200] = "";
+    size_t n1 = 0, n2 = 0;
+    float *ref = run_case(cpu, c, &w, &n1, why, sizeof why);
+    CHECKF(ref != NULL, "%s cpu: %s", cases[c].name, why);
+    float *got = ref ? run_case(gpu, c, &w, &n2, why, sizeof why) : NULL;
+    char what[160];
+    snprintf(what, sizeof what, "%s [%s]", cases[c].name, label);
+    CHECKF(!ref || got != NULL, "%s: %s", what, why);
+    if (ref && got) {
+        if (n1 != n2)
+            CHECKF(0, "%s: sizes differ", what);
+        else
+            tu_check_close(what, got, ref, n1, REL, ABS);
+    }
+    free(ref);
+    free(got);
+    wtab_free(&w);
+}
+
+static wsd_backend *make_gpu(int default_limits, wsd_gpu_weights wt, uint64_t max_binding, uint64_t max_buffer)
+{
+    wsd_err err = {0};
+    wsd_backend_options bo = {1, default_limits};
+    wsd_webgpu_options wo = {0};
+    wo.weights = wt;
+    wo.no_tune_db = 1;
+    wo.max_binding_override = max_binding;
+    wo.max_buffer_override = max_buffer;
+    wsd_backend *be = NULL;
+    if (wsd_backend_webgpu_create_ex(&bo, &wo, &be, &err) != WSD_OK) {
+        fprintf(stderr,
+                "\n*** The WebGPU backend could not start: %s\n"
+                "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
+                err.msg);
+        CHECKF(0, "webgpu backend: %s", err.msg);
+        return NULL;
+    }
+    return be;
+}
+
+int main(int argc, char **argv)
+{
+    if (!getenv("VK_ICD_FILENAMES") && access("/usr/lib/chromium/vk_swiftshader_icd.json", R_OK) == 0)
+        setenv("VK_ICD_FILENAMES", "/usr/lib/chromium/vk_swiftshader_icd.json", 1);
+    const char *only = argc > 1 ? argv[1] : NULL; /* substring filter on case names */
+    wsd_err err = {0};
+    wsd_backend *cpu = NULL;
+    wsd_backend_options bo = {1, 0};
+    CHECKF(wsd_backend_cpu_create(&bo, &cpu, &err) == WSD_OK, "cpu: %s", err.msg);
+    wsd_backend *gpu = make_gpu(0, WSD_GPU_WEIGHTS_F32, 0, 0);
+    if (!cpu || !gpu) return tu_finish();
+    const gpu_caps *caps = gpu_get_caps(wsd_backend_webgpu_device(gpu));
+    printf("adapter: %s (%s)\n", caps->adapter, caps->backend);
+
+    /* 1. float32 weights, device limits */
+    for (int c = 0; c < N_CASES; c++)
+        if (!only || strstr(cases[c].name, only)) check_case(cpu, gpu, c, 0, "f32");
+
+    /* 2. every variant of the hot operators against the CPU (and so against "ref") */
+    for (int c = 0; c < N_CASES; c++) {
+        if (!cases[c].hot || (only && !strstr(cases[c].name, only))) continue;
+        if (!strcmp(cases[c].hot, "gemm")) {
+            for (int v = 0; v < n_gemm_variants; v++) {
+                if (!gemm_variant_fits(&gemm_variants[v], caps)) continue;
+                wsd_backend_webgpu_set_variant(gpu, gemm_variants[v].name);
+                check_case(cpu, gpu, c, 0, gemm_variants[v].name);
+            }
+        } else if (!strcmp(cases[c].hot, "attn")) {
+            for (int v = 0; v < n_attn_variants; v++) {
+                wsd_backend_webgpu_set_variant(gpu, attn_variants[v].name);
+                check_case(cpu, gpu, c, 0, attn_variants[v].name);
+            }
+        } else {
+            for (int v = 0; v < n_gn_variants; v++) {
+                wsd_backend_webgpu_set_variant(gpu, gn_variants[v].name);
+                check_case(cpu, gpu, c, 0, gn_variants[v].name);
+            }
+        }
+        wsd_backend_webgpu_set_variant(gpu, NULL);
+    }
+    wsd_backend_destroy(gpu);
+
+    /* 3. packed-f16 weights (CPU gets the same rounded weights) */
+    gpu = make_gpu(0, WSD_GPU_WEIGHTS_F16, 0, 0);
+    if (gpu) {
+        for (int c = 0; c < N_CASES; c++)
+            if (!only || strstr(cases[c].name, only)) check_case(cpu, gpu, c, 1, "f16 weights");
+        wsd_backend_destroy(gpu);
+    }
+
+    /* 4. spec-default limits */
+    gpu = make_gpu(1, WSD_GPU_WEIGHTS_F32, 0, 0);
+    if (gpu) {
+        const gpu_caps *dc = gpu_get_caps(wsd_backend_webgpu_device(gpu));
+        CHECKF(dc->max_storage_binding == (128ull << 20) && dc->max_buffer == (256ull << 20),
+               "--gpu-limits default gave binding %llu, buffer %llu", (unsigned long long)dc->max_storage_binding,
+               (unsigned long long)dc->max_buffer);
+        for (int c = 0; c < N_CASES; c++)
+            if (!only || strstr(cases[c].name, only)) check_case(cpu, gpu, c, 0, "default limits");
+        wsd_backend_destroy(gpu);
+    }
+
+    /* 5. pretend limits of 4 KiB per binding and 16 KiB per buffer: the
+     * splitting paths (conv channel chunks with accumulation, group-norm
+     * segment ranges, element-wise pieces, row pieces, embedding table parts,
+     * arenas over several buffers) run on the "split" cases. */
+    gpu = make_gpu(1, WSD_GPU_WEIGHTS_F32, 4096, 16384);
+    if (gpu) {
+        for (int c = 0; c < N_CASES; c++)
+            if (!strncmp(cases[c].name, "split ", 6) && (!only || strstr(cases[c].name, only)))
+                check_case(cpu, gpu, c, 0, "4 KiB bindings");
+        wsd_backend_destroy(gpu);
+    }
+    wsd_backend_destroy(cpu);
+    for (int i = 0; i < n_graveyard; i++) free(graveyard[i]);
+    return tu_finish();
+}
