@@ -76,6 +76,16 @@ typedef struct wsd_model wsd_model;
 wsd_status wsd_model_load(wsd_context *ctx, const char *path, wsd_model **out);
 void wsd_model_free(wsd_model *model);
 
+typedef struct wsd_model_info {
+    const char *name;           /* folder or file name; valid while the model lives */
+    int default_width, default_height;
+    const char *sampler;        /* the model's own scheduler, A1111 spelling ("PNDM") */
+    int64_t params_text_encoder, params_unet, params_vae;
+    int single_file;
+} wsd_model_info;
+
+void wsd_model_get_info(const wsd_model *model, wsd_model_info *info);
+
 /* ---- tokenizer ---------------------------------------------------------- */
 
 #define WSD_MAX_TOKENS 77

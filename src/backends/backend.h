@@ -1,8 +1,10 @@
 /* A backend is a small table of functions (as in ggml-backend): it compiles a
  * planned graph into something it can run, takes inputs, runs, and hands
  * back outputs. Weights are uploaded once per backend and reused by every
- * graph that references the same weight data (keyed by the data pointer), so
- * building graphs for several image sizes costs no extra weight memory. */
+ * graph that references the same weight data, keyed by (graph->weights_uid,
+ * data pointer), so building graphs for several image sizes costs no extra
+ * weight memory. Compiling a graph of another weights_uid evicts the cached
+ * weights of the old one (a new model was loaded). */
 #ifndef WSD_BACKENDS_BACKEND_H
 #define WSD_BACKENDS_BACKEND_H
 

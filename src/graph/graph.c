@@ -78,6 +78,11 @@ static int new_tensor(wg_graph *g, wg_kind kind, wsd_dtype dt, int ndim, const i
         return -1;
     if (ndim < 1 || ndim > WG_MAX_DIMS)
         return gfail(g, WSD_ERR_INTERNAL, "graph: tensor with %d dims", ndim);
+    /* `shape` often points into g->t (an operand's shape), which the realloc
+     * below may move: copy it first. */
+    int64_t dims[WG_MAX_DIMS];
+    memcpy(dims, shape, (size_t)ndim * sizeof *dims);
+    shape = dims;
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] <= 0 || shape[i] > (1ll << 31))

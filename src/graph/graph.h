@@ -116,6 +116,10 @@ typedef struct wg_graph {
     int failed;
     wsd_err err;
     int64_t n_params;        /* sum of weight element counts */
+    /* Identifies the weight set (one loaded model). Backends cache uploaded
+     * weights by (weights_uid, data pointer): a pointer alone is not enough,
+     * since a freed model's mapping can be reused by the next one. */
+    uint64_t weights_uid;
 } wg_graph;
 
 /* Caller owns the graph (wg_free). weight_fn may be NULL: weights then have no data. */
@@ -176,7 +180,8 @@ typedef struct wg_plan {
 } wg_plan;
 
 /* Assigns offsets (tensor.offset) so that no two tensors whose lifetimes
- * overlap share a byte; element-wise ops reuse their input in place when the
+ * overlap share a byte (inputs and outputs live for the whole run, so an
+ * input set once stays valid for every later run); element-wise ops reuse their input in place when the
  * input dies there. Alignment 256 bytes (WebGPU's storage offset alignment). */
 wsd_status wg_plan_memory(wg_graph *g, wg_plan *plan, wsd_err *err);
 /* Independent check of a plan: returns 0 if valid, else -1 with a message. */

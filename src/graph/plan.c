@@ -65,7 +65,10 @@ wsd_status wg_plan_memory(wg_graph *g, wg_plan *plan, wsd_err *err)
         t->nbytes = align_up((size_t)wg_numel(t) * wsd_dtype_size(t->dtype));
         t->offset = 0;
         t->first_use = t->kind == WG_VALUE ? t->producer : -1;
-        own_last[i] = t->is_output ? end_time : t->first_use;
+        /* Inputs and outputs live for the whole run: outputs are read after
+         * it, and an input set once (the UNet's text embeddings) must survive
+         * every later run of the same compiled graph. */
+        own_last[i] = (t->is_output || t->kind == WG_INPUT) ? end_time : t->first_use;
         if (t->kind == WG_WEIGHT) plan->weight_bytes += (size_t)wg_numel(t) * wsd_dtype_size(t->dtype);
         else if (t->view_of < 0) plan->naive_bytes += t->nbytes;
     }
@@ -201,7 +204,7 @@ int wg_plan_verify(const wg_graph *g, const wg_plan *plan, char *msg, size_t cap
         int r = wg_root(g, i);
         int f = t->kind == WG_VALUE ? t->producer : -1;
         if (f < first[r]) first[r] = f;
-        int l = t->is_output ? g->n_nodes : f;
+        int l = (t->is_output || t->kind == WG_INPUT) ? g->n_nodes : f;
         if (l > last[r]) last[r] = l;
     }
     for (int i = 0; i < g->n_nodes; i++)
@@ -236,6 +239,26 @@ int wg_plan_verify(const wg_graph *g, const wg_plan *plan, char *msg, size_t cap
             if (in < 0 || g->t[in].kind == WG_WEIGHT) continue;
             if (wg_root(g, in) == ro && !(k == 0 || wg_root(g, nd->in[0]) == ro)) {
                 snprintf(msg, cap, "node %d (%s) writes over its input %d", i, wg_op_name(nd->op), k);
+                bad = 1;
+            }
+        }
+    }
+    /* 4. A node writing in place must be the last reader of every earlier
+     * value in that storage (otherwise a later node reads overwritten data).
+     * `first` is reused for each tensor's own last use. */
+    for (int i = 0; i < n; i++) first[i] = g->t[i].is_output ? g->n_nodes : g->t[i].producer;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0 && i > first[g->nodes[i].in[k]]) first[g->nodes[i].in[k]] = i;
+    for (int i = 0; i < g->n_nodes && !bad; i++) {
+        const wg_node *nd = &g->nodes[i];
+        if (nd->op == WG_OP_RESHAPE || g->t[nd->out].view_of < 0) continue;
+        int ro = wg_root(g, nd->out);
+        for (int t = 0; t < n && !bad; t++) {
+            const wg_tensor *T = &g->t[t];
+            if (t == nd->out || T->kind == WG_WEIGHT || wg_root(g, t) != ro) continue;
+            if ((T->kind == WG_INPUT || T->producer < i) && first[t] > i) {
+                snprintf(msg, cap, "node %d (%s) writes in place over tensor %d, which is still used at node %d", i, wg_op_name(nd->op), t, first[t]);
                 bad = 1;
             }
         }

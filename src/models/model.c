@@ -41,6 +41,16 @@ static void src_label(const source *s, const char *rel, char *buf, size_t cap)
     snprintf(buf, cap, "%s/%s", s->dir ? s->dir : "(memory)", rel);
 }
 
+/* A folder on disk where the file `rel` should be. */
+static int src_is_dir(const source *s, const char *rel)
+{
+    if (!s->dir) return 0;
+    char *p = wsd_path_join(s->dir, rel);
+    int d = p && wsd_path_is_dir(p);
+    free(p);
+    return d;
+}
+
 /* Reads a small text file (config, vocab) into an owned, NUL-terminated buffer. */
 static wsd_status src_read(const source *s, const char *rel, char **out, size_t *len, wsd_err *err)
 {
@@ -373,6 +383,25 @@ wsd_status model_weight_fn(void *user, const char *name, int ndim, const int64_t
 
 /* ---- loading ---- */
 
+static uint64_t next_model_uid(void)
+{
+    static _Atomic uint64_t counter = 0;
+    return ++counter;
+}
+
+static void assign_uid(wsd_model *m)
+{
+    uint64_t uid = next_model_uid();
+    for (int c = 0; c < COMP_COUNT; c++) m->w[c].uid = uid;
+}
+
+wg_graph *model_graph_new(const wsd_model *m, model_component c)
+{
+    wg_graph *g = wg_new(model_weight_fn, (void *)&m->w[c]);
+    if (g) g->weights_uid = m->w[c].uid;
+    return g;
+}
+
 void model_free(wsd_model *m)
 {
     if (!m) return;
@@ -410,6 +439,8 @@ static wsd_status load_component_config(wsd_model *m, const source *s, model_com
     char rel[256], label[1200];
     snprintf(rel, sizeof rel, "%s/config.json", comp_dirs[c]);
     src_label(s, rel, label, sizeof label);
+    if (src_is_dir(s, rel))
+        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", label);
     if (!src_exists(s, rel))
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: missing (is this a diffusers model folder?)", label);
     json_doc *doc;
@@ -442,6 +473,8 @@ static wsd_status load_diffusers(wsd_model *m, const source *s, wsd_err *err)
         char label[1200];
         if (!rel) {
             src_label(s, weight_names[c][0], label, sizeof label);
+            if (src_is_dir(s, weight_names[c][0]))
+                return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", label);
             return wsd_fail(err, WSD_ERR_FORMAT, "%s: missing (the %s weights)", label, comp_dirs[c]);
         }
         WSD_TRY(src_safetensors(s, rel, &m->files[c], err));
@@ -580,6 +613,7 @@ wsd_status model_load_path(const char *path, wsd_model **out, wsd_err *err)
     *out = NULL;
     wsd_model *m = calloc(1, sizeof *m);
     if (!m) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    assign_uid(m);
     m->name = wsd_strdup(base_name(path));
     if (m->name) {
         char *dot = strstr(m->name, ".safetensors");
@@ -609,6 +643,7 @@ wsd_status model_load_mem(const wsd_mem_file *files, size_t n, const char *name,
     *out = NULL;
     wsd_model *m = calloc(1, sizeof *m);
     if (!m) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    assign_uid(m);
     m->name = wsd_strdup(name ? name : "model");
     source s = {NULL, files, n};
     wsd_status st = load_diffusers(m, &s, err);

@@ -25,6 +25,7 @@ typedef struct comp_weights {
     const st_tensor **tensors; /* parallel to names */
     size_t count;
     char *label;               /* for messages: the file path */
+    uint64_t uid;              /* unique per loaded model (see wg_graph.weights_uid) */
 } comp_weights;
 
 struct wsd_model {
@@ -49,6 +50,9 @@ wsd_status model_load_path(const char *path, wsd_model **out, wsd_err *err);
 /* Loads a diffusers folder held in memory; the files must outlive the model. */
 wsd_status model_load_mem(const wsd_mem_file *files, size_t n, const char *name, wsd_model **out, wsd_err *err);
 void model_free(wsd_model *m);
+
+/* A new graph whose weights come from component c of m. Caller: wg_free. */
+wg_graph *model_graph_new(const wsd_model *m, model_component c);
 
 /* The graph weight callback for component `c` (pass &m->w[c] as user). */
 wsd_status model_weight_fn(void *user, const char *name, int ndim, const int64_t *shape,

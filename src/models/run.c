@@ -32,7 +32,7 @@ wsd_status run_build(const wsd_model *m, run_component c, const st_file *in, con
     *out = NULL;
     const st_tensor *t;
     model_component mc = c == RUN_TEXT_ENCODER ? COMP_TEXT_ENCODER : c == RUN_UNET ? COMP_UNET : COMP_VAE;
-    wg_graph *g = wg_new(model_weight_fn, (void *)&m->w[mc]);
+    wg_graph *g = model_graph_new(m, mc);
     if (!g) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
     wsd_status st = WSD_OK;
     switch (c) {

@@ -8,7 +8,8 @@
 #include <string.h>
 
 typedef struct {
-    const void *src;  /* the model's stored bytes: the cache key */
+    uint64_t uid;     /* the model (wg_graph.weights_uid) ... */
+    const void *src;  /* ... and its stored bytes: the cache key */
     float *f32;
 } cpu_weight;
 
@@ -26,14 +27,25 @@ struct wsd_exec {
     float **wptr; /* per tensor: float32 weight data (weights only) */
 };
 
-static const float *weight_f32(cpu_backend *be, const wg_tensor *t, wsd_err *err)
+/* Drops cached weights of other models: their memory may be reused by this one. */
+static void evict_other_models(cpu_backend *be, uint64_t uid)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < be->nw; i++) {
+        if (be->w[i].uid == uid) be->w[k++] = be->w[i];
+        else free(be->w[i].f32);
+    }
+    be->nw = k;
+}
+
+static const float *weight_f32(cpu_backend *be, uint64_t uid, const wg_tensor *t, wsd_err *err)
 {
     if (!t->data) {
         wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "cpu: weight \"%s\" has no data (graph built for planning only)", t->name);
         return NULL;
     }
     for (size_t i = 0; i < be->nw; i++)
-        if (be->w[i].src == t->data)
+        if (be->w[i].src == t->data && be->w[i].uid == uid)
             return be->w[i].f32;
     if (be->nw == be->capw) {
         size_t cap = be->capw ? be->capw * 2 : 256;
@@ -52,6 +64,7 @@ static const float *weight_f32(cpu_backend *be, const wg_tensor *t, wsd_err *err
         return NULL;
     }
     wsd_convert_to_f32(t->dtype, t->data, f, n);
+    be->w[be->nw].uid = uid;
     be->w[be->nw].src = t->data;
     be->w[be->nw].f32 = f;
     be->nw++;
@@ -82,10 +95,11 @@ static wsd_status cpu_compile(wsd_backend *base, const wg_graph *g, const wg_pla
         cpu_exec_free(ex);
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "cpu: cannot allocate the %zu-byte activation arena", plan->arena_bytes);
     }
+    evict_other_models(be, g->weights_uid);
     for (int i = 0; i < g->n_tensors; i++) {
         if (g->t[i].kind != WG_WEIGHT)
             continue;
-        ex->wptr[i] = (float *)weight_f32(be, &g->t[i], err);
+        ex->wptr[i] = (float *)weight_f32(be, g->weights_uid, &g->t[i], err);
         if (!ex->wptr[i]) {
             cpu_exec_free(ex);
             return err ? err->code : WSD_ERR_OUT_OF_MEMORY;

@@ -6,8 +6,10 @@
  *          per dispatch and the command list.
  * run:     submits the recorded command list (replayed as is every run; the
  *          CPU only encodes it). No readback.
- * weights: uploaded on first use, keyed by (data pointer, storage type),
- *          into pool buffers shared by every graph of the backend. */
+ * weights: uploaded on first use, keyed by (graph->weights_uid, data pointer,
+ *          storage type), into pool buffers shared by every graph of the
+ *          backend; compiling a graph of another weights_uid (a new model)
+ *          frees the old model's weights first. */
 #include "backends/webgpu/webgpu_backend.h"
 #include "backends/webgpu/tune.h"
 
@@ -46,6 +48,7 @@ typedef struct wgpu_backend {
     wentry *w;
     int n_w, cap_w;
     uint64_t weight_bytes;
+    uint64_t weights_uid; /* the model whose weights are cached */
     pcache *pc;
     int n_pc, cap_pc;
 } wgpu_backend;
@@ -105,6 +108,14 @@ static wsd_status pool_alloc(wgpu_backend *be, uint64_t size, uint32_t *index, u
     *index = (uint32_t)be->n_pools++;
     *off = 0;
     return WSD_OK;
+}
+
+static void evict_weights(wgpu_backend *be)
+{
+    for (int i = 0; i < be->n_pools; i++) gpu_buffer_destroy(be->dev, be->pools[i].buf);
+    be->n_pools = 0;
+    be->n_w = 0;
+    be->weight_bytes = 0;
 }
 
 static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_f16, wgl_wloc *loc, wsd_err *err)
@@ -290,6 +301,10 @@ static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_pl
     if (!ex) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
     ex->be = be;
     ex->g = g;
+    if (g->weights_uid != be->weights_uid) {
+        evict_weights(be); /* another model: its weights replace the cached ones */
+        be->weights_uid = g->weights_uid;
+    }
     wgl_options o;
     memset(&o, 0, sizeof o);
     o.caps = *gpu_get_caps(be->dev);

@@ -1,0 +1,28 @@
+/* Internals behind the public API: the context and helpers shared by
+ * api.c and generate.c. */
+#ifndef WSD_PIPELINE_PIPELINE_H
+#define WSD_PIPELINE_PIPELINE_H
+
+#include "backends/backend.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+#include "wsd.h"
+
+struct wsd_context {
+    wsd_context_options opts;
+    wsd_backend *backend;
+    wsd_err err;
+};
+
+/* Records an error on the context; returns code. */
+wsd_status ctx_fail(wsd_context *ctx, wsd_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+wsd_status pipeline_load_embedded(wsd_model **out, wsd_err *err);
+/* The model's tokenizer, created on first use. */
+wsd_status pipeline_tokenizer(wsd_model *m, tok_tokenizer **out, wsd_err *err);
+
+#endif
