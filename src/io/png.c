@@ -311,12 +311,32 @@ static wsd_status collect_texts(png_structp png, png_infop *infos, int n_infos, 
     return WSD_OK;
 }
 
+/* Walks the chunk list before libpng sees it: every chunk must fit in the
+ * data and an IEND must end it. (libpng treats an oversized length as a
+ * benign error and would first try to allocate it.) */
+static const char *check_chunks(const uint8_t *data, size_t size)
+{
+    size_t pos = 8;
+    for (;;) {
+        if (size - pos < 12) return "the file is truncated (missing IEND)";
+        uint32_t len = (uint32_t)data[pos] << 24 | (uint32_t)data[pos + 1] << 16 | (uint32_t)data[pos + 2] << 8 | data[pos + 3];
+        if (len > 0x7fffffffu) return "invalid chunk length";
+        if ((size_t)len > size - pos - 12) return "a chunk runs past the end of the data: the file is truncated or corrupt";
+        int iend = memcmp(data + pos + 4, "IEND", 4) == 0;
+        pos += 12 + (size_t)len;
+        if (iend) return NULL;
+    }
+}
+
 wsd_status pngio_decode_rgb(const uint8_t *data, size_t size, const char *name, pngio_image *out, wsd_err *err)
 {
     memset(out, 0, sizeof *out);
     const char *const volatile what = name ? name : "PNG data";
     if (!data || size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0)
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: not a PNG file (bad signature)", what);
+
+    const char *bad = check_chunks(data, size);
+    if (bad) return wsd_fail(err, WSD_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", what, bad);
 
     pngio_ctx ctx = {{0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
@@ -339,6 +359,7 @@ wsd_status pngio_decode_rgb(const uint8_t *data, size_t size, const char *name, 
     }
     png_set_read_fn(png, &rd, mem_read);
     png_set_user_limits(png, PNGIO_MAX_SIDE, PNGIO_MAX_SIDE);
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)32 << 20);
     png_read_info(png, info);
     int bit_depth, color_type, interlace;
     png_get_IHDR(png, info, &w, &h, &bit_depth, &color_type, &interlace, NULL, NULL);
