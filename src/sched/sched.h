@@ -127,7 +127,9 @@ void sched_noise_replay(sched_noise *ns, const float *draws, size_t n_draws);
 /* One denoising step at call i: sample (in/out, n floats) becomes the
  * previous sample. `noise` may be NULL for schedulers that draw none
  * (sched_draws_noise). `pred_x0` (may be NULL) receives the predicted
- * original sample (LCM: the denoised sample) where the scheduler has one. */
+ * original sample (LCM: the denoised sample; DPM: the converted model output;
+ * PNDM, which has none in diffusers: x0 implied by this call's output at its
+ * timestep, for previews). */
 wsd_status sched_step(sched *s, int i, const float *model_out, float *sample, size_t n, sched_noise *noise,
                       float *pred_x0, wsd_err *err);
 /* Whether call i draws a noise tensor (Euler a: every step; LCM: all but the last). */
