@@ -22,3 +22,13 @@ run: build
 
 clean:
 	rm -rf $(BUILD)
+
+# [web] The browser engine (web/dist/wsd.wasm, clang-14 for wasm32-wasi) and the
+# app server on 127.0.0.1 with COOP/COEP (web/server.mjs; PORT=0 picks a free port).
+PORT ?= 8080
+.PHONY: wasm serve
+wasm:
+	bash scripts/build_wasm.sh
+
+serve: wasm
+	node web/server.mjs --port $(PORT)

@@ -8,6 +8,10 @@ apt_pkgs=(cmake gcc make pkg-config libpng-dev zlib1g-dev unicode-data python3)
 # [webgpu] libvulkan1: Vulkan loader Dawn dlopens; chromium: ships the SwiftShader
 # Vulkan ICD (/usr/lib/chromium/vk_swiftshader_icd.json) the GPU tests run on in CI.
 apt_pkgs+=(libvulkan1 chromium)
+# [web] the wasm build of the engine (scripts/build_wasm.sh): clang/lld for
+# wasm32, wasi-libc and its compiler-rt builtins. Node 20+ and npm run the
+# app server and the browser test (tests/web_e2e.sh runs `npm ci` itself).
+apt_pkgs+=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
