@@ -17,8 +17,10 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-run: build
-	./$(BUILD)/wsd generate -p "a white triangle on a green background" --sampler dpmpp_2m -o out.png
+# The main job: the web app with the embedded default model, served on
+# 127.0.0.1 (the URL is printed). The native CLI is built too (./build/wsd).
+run: build wasm
+	node web/server.mjs --port $(PORT)
 
 clean:
 	rm -rf $(BUILD)

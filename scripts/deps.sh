@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(cmake gcc make pkg-config libpng-dev zlib1g-dev unicode-data python3)
+# libFuzzer targets and the Unicode normalisation conformance file (bzip2-packed)
+apt_pkgs+=(libclang-rt-14-dev bzip2)
 # [webgpu] libvulkan1: Vulkan loader Dawn dlopens; chromium: ships the SwiftShader
 # Vulkan ICD (/usr/lib/chromium/vk_swiftshader_icd.json) the GPU tests run on in CI.
 apt_pkgs+=(libvulkan1 chromium)
