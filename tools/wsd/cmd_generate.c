@@ -1,6 +1,7 @@
 /* wsd generate: text-to-image and img2img to a PNG, with the flags a
  * stable-diffusion.cpp user knows. */
 #include "commands.h"
+#include "gen_args.h"
 
 #include "core/dtype.h"
 #include "io/infotext.h"
@@ -8,7 +9,6 @@
 #include "io/safetensors.h"
 #include "wsd.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,33 +40,6 @@ static void usage(FILE *f)
             "      --latents FILE       initial noise: tensor latents_init [1,4,h,w] of a safetensors file\n"
             "      --noise FILE         img2img noise: tensor noise_draws [2,1,4,h,w]\n"
             "      --save-raw FILE      also write latents_final and image [1,H,W,3] float32 to a safetensors file\n");
-}
-
-static const struct { const char *name; wsd_sampler s; const char *label; } samplers[] = {
-    {"pndm", WSD_SAMPLER_PNDM, "PNDM"}, {"ddim", WSD_SAMPLER_DDIM, "DDIM"}, {"euler", WSD_SAMPLER_EULER, "Euler"},
-    {"euler_a", WSD_SAMPLER_EULER_A, "Euler a"}, {"dpmpp_2m", WSD_SAMPLER_DPMPP_2M, "DPM++ 2M"},
-    {"dpmpp_2m_karras", WSD_SAMPLER_DPMPP_2M_KARRAS, "DPM++ 2M Karras"}, {"lms", WSD_SAMPLER_LMS, "LMS"},
-    {"lcm", WSD_SAMPLER_LCM, "LCM"},
-};
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_float(const char *s, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return 0;
-    *out = (float)v;
-    return 1;
 }
 
 typedef struct {
@@ -114,86 +87,29 @@ static float *read_tensor(const char *path, const char *name, size_t n)
     return x;
 }
 
-#define NEED_VALUE()                                                              \
-    do {                                                                          \
-        if (i + 1 >= argc) {                                                      \
-            fprintf(stderr, "wsd generate: %s needs a value\n", a);               \
-            return 2;                                                             \
-        }                                                                         \
-        v = argv[++i];                                                            \
-    } while (0)
-
 int cmd_generate(int argc, char **argv)
 {
-    const char *model_path = NULL, *out_path = "output.png", *init_path = NULL, *latents_path = NULL, *noise_path = NULL, *raw_path = NULL;
-    const char *backend = "cpu", *sampler_label = NULL;
-    wsd_generate_params p;
-    wsd_generate_params_init(&p);
-    long threads = 0;
-    int quiet = 0, have_strength = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEED_VALUE(); model_path = v; }
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { NEED_VALUE(); p.prompt = v; }
-        else if (!strcmp(a, "-n") || !strcmp(a, "--negative") || !strcmp(a, "--negative-prompt")) { NEED_VALUE(); p.negative_prompt = v; }
-        else if (!strcmp(a, "--steps")) {
-            NEED_VALUE();
-            if (!parse_int(v, -1000000, 1000000, &n)) { fprintf(stderr, "wsd generate: --steps \"%s\" is not an integer\n", v); return 2; }
-            p.steps = (int)n;
-            if (n < 1 || n > 1000) { fprintf(stderr, "wsd generate: --steps %ld: must be between 1 and 1000\n", n); return 2; }
-        } else if (!strcmp(a, "--cfg-scale") || !strcmp(a, "--guidance")) {
-            NEED_VALUE();
-            if (!parse_float(v, &p.guidance) || p.guidance < 0 || p.guidance > 100) { fprintf(stderr, "wsd generate: %s \"%s\": must be a number between 0 and 100\n", a, v); return 2; }
-        } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
-            NEED_VALUE();
-            char *end;
-            errno = 0;
-            long long s = strtoll(v, &end, 10);
-            if (errno || end == v || *end || s < -1) { fprintf(stderr, "wsd generate: --seed \"%s\": must be an integer >= 0 (or -1 for random)\n", v); return 2; }
-            p.seed = s;
-        } else if (!strcmp(a, "--sampler")) {
-            NEED_VALUE();
-            size_t k;
-            for (k = 0; k < sizeof samplers / sizeof *samplers; k++)
-                if (!strcmp(v, samplers[k].name)) break;
-            if (k == sizeof samplers / sizeof *samplers) { fprintf(stderr, "wsd generate: unknown sampler \"%s\" (pndm ddim euler euler_a dpmpp_2m dpmpp_2m_karras lms lcm)\n", v); return 2; }
-            p.sampler = samplers[k].s;
-            sampler_label = samplers[k].label;
-        } else if (!strcmp(a, "-W") || !strcmp(a, "--width") || !strcmp(a, "-H") || !strcmp(a, "--height")) {
-            NEED_VALUE();
-            if (!parse_int(v, 8, 4096, &n) || n % 8) { fprintf(stderr, "wsd generate: %s \"%s\": must be a multiple of 8 between 8 and 4096\n", a, v); return 2; }
-            if (a[1] == 'W' || a[2] == 'w') p.width = (int)n;
-            else p.height = (int)n;
-        } else if (!strcmp(a, "-i") || !strcmp(a, "--init-image")) { NEED_VALUE(); init_path = v; }
-        else if (!strcmp(a, "--strength")) {
-            NEED_VALUE();
-            if (!parse_float(v, &p.strength) || !(p.strength > 0 && p.strength <= 1)) { fprintf(stderr, "wsd generate: --strength \"%s\": must be in (0, 1]\n", v); return 2; }
-            have_strength = 1;
-        } else if (!strcmp(a, "--backend")) {
-            NEED_VALUE();
-            if (strcmp(v, "cpu") && strcmp(v, "webgpu")) { fprintf(stderr, "wsd generate: --backend \"%s\": cpu or webgpu\n", v); return 2; }
-            backend = v;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            NEED_VALUE();
-            if (!parse_int(v, 0, 1024, &threads)) { fprintf(stderr, "wsd generate: --threads \"%s\": 0..1024\n", v); return 2; }
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEED_VALUE(); out_path = v; }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
-        else if (!strcmp(a, "--latents")) { NEED_VALUE(); latents_path = v; }
-        else if (!strcmp(a, "--noise")) { NEED_VALUE(); noise_path = v; }
-        else if (!strcmp(a, "--save-raw")) { NEED_VALUE(); raw_path = v; }
-        else { fprintf(stderr, "wsd generate: unknown option \"%s\" (see wsd generate --help)\n", a); return 2; }
+    gen_args ga;
+    char msg[1024];
+    if (generate_parse_args(argc, argv, &ga, msg, sizeof msg) != 0) {
+        fprintf(stderr, "wsd generate: %s\n", msg);
+        return 2;
     }
-    if (!p.prompt) { fprintf(stderr, "wsd generate: -p PROMPT is required\n"); return 2; }
-    if (have_strength && !init_path) { fprintf(stderr, "wsd generate: --strength needs --init-image\n"); return 2; }
+    if (ga.help) {
+        usage(stdout);
+        return 0;
+    }
+    wsd_generate_params p = ga.p;
+    const char *model_path = ga.model_path, *out_path = ga.out_path, *init_path = ga.init_path;
+    const char *latents_path = ga.latents_path, *noise_path = ga.noise_path, *raw_path = ga.raw_path;
+    const char *sampler_label = ga.sampler_label;
+    int quiet = ga.quiet;
 
     wsd_context_options co;
     wsd_context_options_init(&co);
-    co.threads = (int)threads;
-    co.backend = !strcmp(backend, "webgpu") ? WSD_BACKEND_WEBGPU : WSD_BACKEND_CPU;
+    co.threads = ga.threads;
+    co.backend = ga.backend_webgpu ? WSD_BACKEND_WEBGPU : WSD_BACKEND_CPU;
     wsd_context *ctx;
-    char msg[1024];
     if (wsd_context_create(&co, &ctx, msg, sizeof msg) != WSD_OK) {
         fprintf(stderr, "wsd generate: %s\n", msg);
         return 1;
