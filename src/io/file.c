@@ -78,6 +78,8 @@ wsd_status wsd_map_file(const char *path, wsd_file_bytes *out, wsd_err *err)
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
+        if (S_ISDIR(st.st_mode))
+            return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
         return wsd_fail(err, WSD_ERR_IO, "%s: not a regular file", path);
     }
     if (st.st_size == 0) {

@@ -311,7 +311,7 @@ wsd_status st_writer_add(st_writer *w, const char *name, wsd_dtype dtype, int nd
     memcpy(e->data, data, e->nbytes);
     e->dtype = dtype;
     e->ndim = ndim;
-    memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(e->shape, shape, (size_t)ndim * sizeof *shape); /* shape may be NULL for a 0-dim tensor */
     w->n++;
     return WSD_OK;
 }
