@@ -3,7 +3,9 @@
 #
 # The same C sources as the native library (every src/**/*.c except the PNG
 # writer, which needs libpng, and the native Dawn side of the WebGPU backend),
-# plus our JS bridge web/engine/*.c, compiled with clang-14 for wasm32-wasi as
+# plus our JS bridge web/engine/*.c (exports for JS; the default model read
+# from the worker's file system in place of the native build's assembled
+# copy: WSD_HAVE_EMBEDDED_MODEL), compiled with clang-14 for wasm32-wasi as
 # a reactor module (no Emscripten). The tree grows while people work, so the
 # sources are globbed on every run.
 #
@@ -33,7 +35,7 @@ rt=$("$cc" --target=wasm32-wasi -print-libgcc-file-name 2>/dev/null || true)
 mkdir -p "$out_dir" "$build_dir/obj" "$build_dir/log"
 
 cflags=(--target=wasm32-wasi -std=c11 -O3 -msimd128 -mnontrapping-fptoint -msign-ext
-        -mexec-model=reactor -DWSD_NO_THREADS -DWSD_WASM=1 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+        -mexec-model=reactor -DWSD_NO_THREADS -DWSD_WASM=1 -DWSD_HAVE_EMBEDDED_MODEL=1 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
         -D_WASI_EMULATED_PROCESS_CLOCKS -D_WASI_EMULATED_SIGNAL
         -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -I"$build_dir/generated")
 [ -d build/generated ] && cflags+=(-Ibuild/generated)

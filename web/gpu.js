@@ -330,6 +330,9 @@ export class GpuBridge {
         try {
           await staging.mapAsync(GPUMapMode.READ, 0, k);
         } catch (e) {
+          // a lost device fails the mapping first and resolves device.lost just
+          // after: give it a moment, so the error names the real cause
+          await Promise.race([d.device.lost, new Promise((r) => setTimeout(r, 250))]);
           await d.settle();
           return this.fail(errPtr, ST.DEVICE, d.check('gpu_buffer_read') || `gpu_buffer_read: mapping failed: ${e.message}`);
         }

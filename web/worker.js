@@ -4,12 +4,14 @@
 // `cancel`):
 //   -> {type:'init', wasmUrl, backend:'webgpu'|'cpu', defaultLimits, cancelBuffer}
 //   <- {type:'ready', info}                        info: backend, version, missing[], adapter
-//   -> {type:'load', model:{name, entry, files:{relpath: source}}}
+//   -> {type:'load', model:{name, entry, files:{relpath: source}}, defaultModel}   (defaultModel: the
+//      built-in model's descriptor, mounted at /models/default: see web/engine/embedded.c)
 //   <- {type:'loaded', info}
 //   -> {type:'load-tokenizer', model}   <- {type:'loaded'}   (only the tokenizer/ files are read)
 //   -> {type:'tokenize', text}          <- {type:'tokens', count, ids} (count null + reason when unavailable)
 //   -> {type:'generate', params}        <- {type:'progress', step, total, preview}, then {type:'image', ...}
 //   -> {type:'cancel'}                  (also: Atomics on cancelBuffer, read between steps)
+//   -> {type:'debug-lose-device'}       testing: destroys the GPU device (as a driver reset would)
 //   <- {type:'error', code, message}    for any request that fails
 // A file source is {kind:'bytes', data} | {kind:'blob', blob} | {kind:'opfs', path:[...]} | {kind:'url', url, size}.
 import { Wasi, VFS, bytesSource, blobSource, urlSource, EngineMissing, WasiExit } from './wasi.js';
@@ -129,10 +131,22 @@ async function source(s) {
   }
 }
 
-async function loadModel(model) {
+// The built-in model, mounted at /models/default: web/engine/embedded.c reads
+// it for wsd_model_load(ctx, "") and for the CLIP tokenizer that single-file
+// checkpoints borrow (files are read only when the engine asks for them).
+async function mountDefault(model) {
+  if (!model || E.defaultMounted) return;
+  const entries = {};
+  for (const [rel, s] of Object.entries(model.files)) entries[rel] = await source(s);
+  E.vfs.mount('/models/default', entries);
+  E.defaultMounted = true;
+}
+
+async function loadModel(model, defaultModel) {
   if (E.missing.includes('wsd_model_load')) {
     throw new WorkerError('engine-missing', 'This build of the engine cannot load models yet (wsd_model_load is not implemented).');
   }
+  await mountDefault(defaultModel);
   if (E.model) { E.exports.model_free(E.model); E.model = 0; }
   E.vfs.unmount('/models/current');
   const entries = {};
@@ -246,6 +260,8 @@ let queue = Promise.resolve();
 self.onmessage = (ev) => {
   const msg = ev.data;
   if (msg.type === 'cancel') { cancelAsked = true; return; }
+  // Testing hook: lose the GPU device now, as a driver reset would.
+  if (msg.type === 'debug-lose-device') { E?.bridge?.devices.forEach((d) => d?.device.destroy()); return; }
   queue = queue.then(() => handle(msg));
 };
 
@@ -254,7 +270,7 @@ async function handle(msg) {
   try {
     switch (msg.type) {
       case 'init': post({ type: 'ready', id, info: await init(msg) }); break;
-      case 'load': post({ type: 'loaded', id, info: await loadModel(msg.model) }); break;
+      case 'load': post({ type: 'loaded', id, info: await loadModel(msg.model, msg.defaultModel) }); break;
       case 'load-tokenizer': post({ type: 'loaded', id, info: await loadTokenizer(msg.model) }); break;
       case 'tokenize': post({ type: 'tokens', id, ...tokenize(msg.text) }); break;
       case 'generate': {
@@ -269,7 +285,7 @@ async function handle(msg) {
     let code = e.code || 'internal';
     if (e instanceof EngineMissing) code = 'engine-missing';
     if (e instanceof WasiExit) code = 'internal';
-    if (e instanceof WebAssembly.RuntimeError) code = /memory|out of bounds/i.test(e.message) ? 'out-of-memory' : 'crash';
+    if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) code = /out of memory|allocat|grow/i.test(e.message) ? 'out-of-memory' : 'crash';
     if (E?.bridge && gpuLost() && code !== 'cancelled') code = 'device-lost';
     post({ type: 'error', id, code, message: e.message || String(e) });
   } finally {

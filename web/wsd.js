@@ -238,7 +238,14 @@ export class Pipeline {
     if (this.engine && !this.engine.dead && !this.lost) return;
     this.engine?.die(new WsdError('cancelled', 'engine restarted'));
     this.engine = await this.spawn(this.backend);
-    if (this.model) await this.engine.request({ type: 'load', model: this.model });
+    if (this.model) await this.engine.request({ type: 'load', model: this.model, defaultModel: await this.defaultModel() });
+  }
+
+  // The built-in model's descriptor (from the OPFS cache after the first
+  // visit): the engine borrows its CLIP tokenizer for single-file checkpoints.
+  async defaultModel() {
+    if (!this.defaultDesc) this.defaultDesc = resolveModel('default').catch(() => null);
+    return this.defaultDesc;
   }
 
   async loadModel(model, { onProgress, signal } = {}) {
@@ -249,7 +256,7 @@ export class Pipeline {
     if (this.tokReady) { this.tokReady.then((t) => t.dispose(), () => {}); this.tok = null; this.tokReady = null; }
     try {
       await this.revive();
-      await this.engine.request({ type: 'load', model: desc });
+      await this.engine.request({ type: 'load', model: desc, defaultModel: await this.defaultModel() });
     } catch (e) {
       if (e.code !== 'engine-missing') throw wrap(e);
       this.info.modelLoadError = e.message; // engine not ready for models yet: keep the descriptor
@@ -297,9 +304,16 @@ export class Pipeline {
     const onAbort = () => this.cancel();
     signal?.addEventListener('abort', onAbort);
     const engine = this.engine;
+    this.stepMs = 0;
+    let lastStepAt = performance.now();
     const job = engine.request({ type: 'generate', params: { ...p, initImage: init } }, {
-      onProgress: (m) => onProgress?.({ phase: 'denoise', step: m.step, total: m.total, itPerSec: m.itPerSec,
-        preview: m.preview ? new ImageData(m.preview.data, m.preview.width, m.preview.height) : null }),
+      onProgress: (m) => {
+        const now = performance.now();
+        this.stepMs = now - lastStepAt;
+        lastStepAt = now;
+        onProgress?.({ phase: 'denoise', step: m.step, total: m.total, itPerSec: m.itPerSec,
+          preview: m.preview ? new ImageData(m.preview.data, m.preview.width, m.preview.height) : null });
+      },
       transfer: init ? [init.rgb.buffer] : [],
     });
     this.running = { job, engine };
@@ -319,9 +333,9 @@ export class Pipeline {
     }
   }
 
-  // Cancels the running generation: a flag the engine reads between steps. If
-  // the engine does not stop within 3 s (a long step), its worker is ended and
-  // restarted on the next call.
+  // Cancels the running generation: a flag the engine reads after every step.
+  // If the engine has not stopped after 3 s or two step times (whichever is
+  // longer), its worker is ended, and restarted (model reloaded) on the next call.
   cancel() {
     const run = this.running;
     if (!run) return;
@@ -329,7 +343,7 @@ export class Pipeline {
     run.engine.post({ type: 'cancel' });
     setTimeout(() => {
       if (this.running === run) run.engine.die(new WsdError('cancelled', 'Cancelled.'));
-    }, 3000);
+    }, Math.max(3000, 2 * (this.stepMs || 0)));
   }
 
   dispose() {

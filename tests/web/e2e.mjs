@@ -268,9 +268,31 @@ if (want('webgpu')) {
     if (!canGenerate) {
       skip('webgpu: generate with the default model', 'the engine has no wsd_generate / WebGPU context yet');
     } else {
-      await goldenRun(page, 'webgpu');
+      const g = await goldenRun(page, 'webgpu');
+      if (g.ok) await page.screenshot({ path: path.join(OUT, 'screenshot.png') });
+      // the GPU lost in the middle of a run: the page says so, and "Try again" works
+      await page.fill('#steps', '2');
+      await page.click('#generate');
+      await page.waitForFunction(() => document.getElementById('progress-text').textContent === 'Starting…', null, { timeout: 10000 }).catch(() => {});
+      await page.waitForTimeout(1500);
+      await page.evaluate(() => window.__wsd.state.pipeline.engine.post({ type: 'debug-lose-device' }));
+      const failed = await page.waitForFunction(() => /^(Failed|Done)/.test(document.getElementById('progress-text').textContent), null, { timeout: 300000 })
+        .then(() => true, () => false);
+      const msg = await page.textContent('#notice-text');
+      const buttons = await page.$$eval('#notice-actions button', (b) => b.map((x) => x.textContent));
+      check('device lost: the page explains and offers to try again', failed && /GPU was lost/.test(msg) && buttons.includes('Try again'),
+        `${await page.textContent('#progress-text')}: ${msg.slice(0, 160)} [${buttons.join(', ')}]`);
+      if (buttons.includes('Try again')) {
+        await page.fill('#steps', '1');
+        await page.click('#notice-actions button:text("Try again")');
+        const ok = await page.waitForFunction(() => /^(Failed|Done|Cancelled)/.test(document.getElementById('progress-text').textContent) &&
+          document.getElementById('progress-text').textContent !== 'Failed' || !document.getElementById('notice').hidden, null, { timeout: 300000 })
+          .then(() => true, () => false);
+        const t = await page.textContent('#progress-text');
+        check('device lost: the engine restarts and generates again', ok && t.startsWith('Done'), `${t} ${await page.textContent('#notice-text')}`.slice(0, 200));
+      }
     }
-    await page.screenshot({ path: path.join(OUT, 'screenshot.png') });
+    if (!canGenerate) await page.screenshot({ path: path.join(OUT, 'screenshot.png') });
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     check('page: fits a phone screen (no sideways scrolling at 390 px)', !overflow);
@@ -331,6 +353,21 @@ async function cpuFlows(s) {
   const again = await generateIn(page, { prompt: 'a yellow square on a black background', seed: 7, steps: 3 });
   check('cancel: the next generation works', again.ok, `${again.text} ${again.notice}`.slice(0, 200));
 
+  // img2img: a start image chosen with the picker
+  const startImage = GOLDEN_DIR && path.join(GOLDEN_DIR, 'p1_dpmpp2m.png');
+  if (startImage && fs.existsSync(startImage)) {
+    await page.setInputFiles('#init-file', startImage);
+    await page.fill('#strength', '0.5');
+    await page.dispatchEvent('#strength', 'input');
+    const i2i = await generateIn(page, { prompt: 'a red circle on a blue background', seed: 11, steps: 10 });
+    const params = i2i.ok ? decodePNG(i2i.png).text.parameters || '' : '';
+    check('img2img: a start image is used', i2i.ok && /Denoising strength: 0\.5/.test(params) && i2i.steps.some((t) => /^Step 5\/5/.test(t)),
+      `${i2i.text} ${i2i.notice} ${JSON.stringify(params)} last step: ${i2i.steps[i2i.steps.length - 1]}`.slice(0, 300));
+    await page.click('#init-clear');
+  } else {
+    skip('img2img', 'no golden image to start from');
+  }
+
   // a model from a URL (this server), downloaded into OPFS with progress
   const tinyUrl = MODELS_DIR ? `${BASE}models/${path.basename(MODELS_DIR)}/` : '';
   if (!tinyUrl) {
@@ -357,11 +394,12 @@ async function cpuFlows(s) {
     // delete it again from the list (after switching back to the built-in model)
     await page.click('#use-default');
     await page.waitForFunction(() => /shapes/.test(document.getElementById('model-name').textContent), null, { timeout: 60000 }).catch(() => {});
-    const before = (await page.$$('#cache-list li')).length;
-    const del = await page.$(`#cache-list li:has(.name:text-matches("tiny-sd15")) button:text("Delete")`);
-    if (del) await del.click();
-    await page.waitForFunction((n) => document.querySelectorAll('#cache-list li').length === n - 1, before, { timeout: 10000 }).catch(() => {});
-    check('models: a stored model can be deleted', !!del && (await page.$$('#cache-list li')).length === before - 1);
+    const del = page.locator('#cache-list li', { hasText: 'tiny-sd15' }).getByRole('button', { name: /Delete/ });
+    const deleted = await del.click({ timeout: 20000 })
+      .then(() => page.waitForFunction(() => ![...document.querySelectorAll('#cache-list li')].some((l) => /tiny-sd15/.test(l.textContent)), null, { timeout: 20000 }))
+      .then(() => true, () => false);
+    const left = await page.$$eval('#cache-list li .name', (l) => l.map((x) => x.textContent));
+    check('models: a stored model can be deleted', deleted && left.length === 1, left.join(', '));
 
     // the same model as a local folder (picker)
     await page.setInputFiles('#folder-input', MODELS_DIR);
