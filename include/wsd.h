@@ -111,9 +111,11 @@ typedef enum wsd_sampler {
     WSD_SAMPLER_LCM
 } wsd_sampler;
 
-/* Called after every denoising step. `preview` (may be NULL) is a small RGB
- * image of the current latents, pw x ph. Return non-zero to cancel; the run
- * then ends with WSD_ERR_CANCELLED and no image. */
+/* Called after every denoising step. `preview` (NULL unless previews were
+ * asked for with preview_every) is a small RGB image (at most 64x64, pw x ph)
+ * of the scheduler's current prediction of the final image, decoded by the
+ * model's VAE from pooled latents. Return non-zero to cancel; the run then
+ * ends with WSD_ERR_CANCELLED and no image. */
 typedef int (*wsd_progress_fn)(void *user, int step, int total_steps,
                                const uint8_t *preview, int pw, int ph);
 
@@ -134,7 +136,7 @@ typedef struct wsd_generate_params {
     const float *noise_draws;
     wsd_progress_fn progress;
     void *progress_user;
-    int preview_every; /* 0 = no previews */
+    int preview_every; /* 0 = no previews; N = every N steps and the last */
 } wsd_generate_params;
 
 void wsd_generate_params_init(wsd_generate_params *p);

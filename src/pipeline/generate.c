@@ -228,6 +228,17 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
 
     sched_noise noise_src;
     sched_noise_from_rng(&noise_src, &rng);
+    /* previews show the scheduler's predicted clean latents where it has them */
+    int previews = p->progress && p->preview_every > 0;
+    float *pred = NULL;
+    uint8_t *preview_rgb = NULL;
+    preview *pv = NULL;
+    if (st == WSD_OK && previews) {
+        pred = malloc(n * sizeof *pred);
+        preview_rgb = malloc((size_t)3 * 64 * 64);
+        if (!pred || !preview_rgb) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+        if (st == WSD_OK) st = preview_create(ctx, m, h, w, &pv);
+    }
     int total = s ? sched_num_calls(s) : 0;
     for (int i = first; st == WSD_OK && i < total; i++) {
         float t = sched_timestep(s, i);
@@ -242,13 +253,24 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
         if (st != WSD_OK) break;
         if (cfg) sched_cfg_combine(eps, unet_out, unet_out + n, p->guidance, n);
         else memcpy(eps, unet_out, n * sizeof *eps);
-        st = sched_step(s, i, eps, x, n, &noise_src, NULL, &ctx->err);
+        if (pred) pred[0] = NAN; /* stays NaN if this scheduler has no prediction */
+        st = sched_step(s, i, eps, x, n, &noise_src, pred, &ctx->err);
         if (st == WSD_OK && !all_finite(x, n))
             st = ctx_fail(ctx, WSD_ERR_NUMERIC, "non-finite values after step %d of %d (broken weights or an unstable setting)", i - first + 1, total - first);
-        if (st == WSD_OK && p->progress && p->progress(p->progress_user, i - first + 1, total - first, NULL, 0, 0))
-            st = ctx_fail(ctx, WSD_ERR_CANCELLED, "cancelled at step %d of %d", i - first + 1, total - first);
+        int step = i - first + 1, steps = total - first;
+        const uint8_t *shown = NULL;
+        int pw = 0, ph = 0;
+        if (st == WSD_OK && previews && (step % p->preview_every == 0 || step == steps)) {
+            st = preview_render(ctx, m, pv, isnan(pred[0]) ? x : pred, preview_rgb, &pw, &ph);
+            shown = preview_rgb;
+        }
+        if (st == WSD_OK && p->progress && p->progress(p->progress_user, step, steps, shown, pw, ph))
+            st = ctx_fail(ctx, WSD_ERR_CANCELLED, "cancelled at step %d of %d", step, steps);
     }
     runner_free(ctx, &unet);
+    free(pred);
+    free(preview_rgb);
+    preview_free(ctx, pv);
 
     /* decode */
     size_t npix = (size_t)W * H;

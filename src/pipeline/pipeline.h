@@ -25,4 +25,11 @@ wsd_status pipeline_load_embedded(wsd_model **out, wsd_err *err);
 /* The model's tokenizer, created on first use. */
 wsd_status pipeline_tokenizer(wsd_model *m, tok_tokenizer **out, wsd_err *err);
 
+/* Previews (preview.c): a small VAE decode of pooled latents, compiled once per run. */
+typedef struct preview preview;
+wsd_status preview_create(wsd_context *ctx, const wsd_model *m, int h, int w, preview **out);
+/* latents [C,h,w] -> rgb (at most 64x64x3 bytes); *pw, *ph receive the size. */
+wsd_status preview_render(wsd_context *ctx, const wsd_model *m, preview *p, const float *latents, uint8_t *rgb, int *pw, int *ph);
+void preview_free(wsd_context *ctx, preview *p);
+
 #endif
