@@ -380,9 +380,7 @@ async function useModel(source, label) {
   }
   ui.download.hidden = true;
   state.model = desc;
-  ui.modelName.textContent = desc.name;
   await applyModelDefaults(desc);
-  refreshCache();
   startTokenizer(desc);
   if (state.pipeline) {
     try {
@@ -392,6 +390,8 @@ async function useModel(source, label) {
       notice(explain(e), { level: 'error' });
     }
   }
+  await refreshCache();
+  ui.modelName.textContent = desc.name; // last: the model is ready to use
   return true;
 }
 

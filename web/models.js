@@ -312,6 +312,18 @@ async function saveResponse(response, dir, rel, meter, signal, info) {
 // Downloads a model URL into the cache; returns its descriptor. If a complete
 // copy is cached already, returns it without touching the network.
 // onProgress({phase:'download', loaded, total, bytesPerSec, etaSec, file, fileIndex, fileCount})
+// Fails early when the browser will not give the site room for `bytes` more,
+// and asks for persistent storage so a big model is not evicted later.
+async function checkRoom(bytes) {
+  try { await navigator.storage.persist?.(); } catch { /* best effort */ }
+  const est = await navigator.storage.estimate?.().catch(() => null);
+  if (est && est.quota && bytes && est.usage + bytes > est.quota) {
+    const mb = (n) => `${Math.round(n / 1048576)} MB`;
+    throw new ModelError('out-of-storage', `The model needs ${mb(bytes)}, but this browser allows the site only ${mb(est.quota - est.usage)} more. ` +
+      'Delete stored models or free disk space.');
+  }
+}
+
 const inFlight = new Map(); // cache key -> promise of the running download
 
 export async function downloadModel(url, { onProgress, signal, name } = {}) {
@@ -343,6 +355,7 @@ async function downloadInto(key, spec, { onProgress, signal, name }) {
     if (spec.kind === 'single') {
       const { response } = await fetchFirst('', [spec.url], signal, true, what);
       meter.total = Number(response.headers.get('Content-Length')) || 0;
+      await checkRoom(meter.total);
       const n = await saveResponse(response, dir, 'model.safetensors', meter, signal, { file: 'model.safetensors', fileIndex: 1, fileCount: 1 });
       files.push({ path: 'model.safetensors', size: n });
     } else {
@@ -379,6 +392,7 @@ async function downloadInto(key, spec, { onProgress, signal, name }) {
         return 0;
       }));
       meter.total = sizes.reduce((a, b) => a + b, 0);
+      await checkRoom(meter.total);
       let i = 0;
       for (const [rel, cands, required] of plan) {
         i++;

@@ -363,10 +363,16 @@ export class Tokenizer {
     t.worker = new EngineWorker({ workerUrl: workerUrl || defaultUrls().workerUrl });
     try {
       await t.worker.request({ type: 'init', wasmUrl: wasmUrl || defaultUrls().wasmUrl, backend: 'cpu' });
-      const files = {};
-      for (const [rel, src] of Object.entries(desc.files)) if (rel.startsWith('tokenizer/')) files[rel] = src;
-      if (!Object.keys(files).length) throw new WsdError('unsupported', 'This model has no tokenizer/ files (single-file checkpoints use the standard CLIP tokenizer: load the default model to count tokens).');
-      await t.worker.request({ type: 'load-tokenizer', model: { ...desc, files } });
+      const pick = (d) => {
+        const files = {};
+        for (const [rel, src] of Object.entries(d?.files || {})) if (rel.startsWith('tokenizer/')) files[rel] = src;
+        return Object.keys(files).length ? { ...d, files } : null;
+      };
+      // single-file checkpoints have no tokenizer/: SD 1.x uses the CLIP
+      // vocabulary the built-in model ships (as the engine does)
+      const tok = pick(desc) || pick(await resolveModel('default').catch(() => null));
+      if (!tok) throw new WsdError('unsupported', 'This model has no tokenizer files, and the built-in model (whose CLIP tokenizer would do) is not available.');
+      await t.worker.request({ type: 'load-tokenizer', model: tok });
     } catch (e) {
       t.worker.die(wrap(e));
       throw wrap(e);

@@ -364,6 +364,17 @@ async function cpuFlows(s) {
     check('img2img: a start image is used', i2i.ok && /Denoising strength: 0\.5/.test(params) && i2i.steps.some((t) => /^Step 5\/5/.test(t)),
       `${i2i.text} ${i2i.notice} ${JSON.stringify(params)} last step: ${i2i.steps[i2i.steps.length - 1]}`.slice(0, 300));
     await page.click('#init-clear');
+    // a dropped image becomes the start image
+    const dropped = await page.evaluate(async (bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'start.png', { type: 'image/png' }));
+      window.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt }));
+      window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
+      await new Promise((r) => setTimeout(r, 300));
+      return { shown: !document.getElementById('init-img').hidden, overlay: !document.getElementById('drop-overlay').hidden };
+    }, Array.from(fs.readFileSync(startImage)));
+    check('img2img: a dropped image becomes the start image', dropped.shown && !dropped.overlay, JSON.stringify(dropped));
+    await page.click('#init-clear');
   } else {
     skip('img2img', 'no golden image to start from');
   }
