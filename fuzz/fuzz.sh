@@ -33,6 +33,11 @@ run)
   work="$dir/corpus-$name"
   mkdir -p "$work"
   args=(-max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/$name-")
+  dict="$here/dict/${name#fuzz_}.dict"
+  [ -f "$dict" ] && args+=(-dict="$dict")
+  # extra libFuzzer flags, e.g. WSD_FUZZ_ARGS="-jobs=2 -workers=2"
+  # shellcheck disable=SC2206
+  [ -n "${WSD_FUZZ_ARGS:-}" ] && args+=($WSD_FUZZ_ARGS)
   echo "fuzzing $name for $secs s (seeds: $seeds)"
   if [ -d "$seeds" ]; then "$bin" "${args[@]}" "$work" "$seeds"; else "$bin" "${args[@]}" "$work"; fi 2>&1 | tail -60
   rc=${PIPESTATUS[0]}

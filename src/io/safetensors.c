@@ -71,6 +71,9 @@ static wsd_status parse_header(st_file *f, const char *what, wsd_err *err)
         if (strcmp(name, "__metadata__") == 0) {
             if (v->type != JSON_OBJECT)
                 return wsd_fail(err, WSD_ERR_FORMAT, "%s: __metadata__ is not an object", what);
+            /* a second one would be written past the first one's arrays */
+            if (f->meta_keys)
+                return wsd_fail(err, WSD_ERR_FORMAT, "%s: __metadata__ appears twice", what);
             f->meta_keys = calloc(v->len + 1, sizeof(char *));
             f->meta_values = calloc(v->len + 1, sizeof(char *));
             if (!f->meta_keys || !f->meta_values)

@@ -453,6 +453,22 @@ static wsd_status load_component_config(wsd_model *m, const source *s, model_com
     return st;
 }
 
+wsd_status model_check_components(const wsd_model *m, wsd_err *err)
+{
+    const char *name = m->name ? m->name : "model";
+    if (m->clip.hidden != m->unet.cross_dim)
+        return wsd_fail(err, WSD_ERR_FORMAT,
+                        "%s: the text encoder is %d wide but the UNet's cross_attention_dim is %d: components of "
+                        "different architectures (e.g. an SD 2.x text encoder with an SD 1.x UNet)",
+                        name, m->clip.hidden, m->unet.cross_dim);
+    if (m->unet.in_channels != m->vae.latent_channels || m->unet.out_channels != m->vae.latent_channels)
+        return wsd_fail(err, m->unet.in_channels > m->vae.latent_channels ? WSD_ERR_UNSUPPORTED : WSD_ERR_FORMAT,
+                        "%s: the UNet takes %d and gives %d channels but the VAE's latents have %d: components of "
+                        "different architectures, or an inpainting UNet (which wsd does not run)",
+                        name, m->unet.in_channels, m->unet.out_channels, m->vae.latent_channels);
+    return WSD_OK;
+}
+
 static wsd_status load_diffusers(wsd_model *m, const source *s, wsd_err *err)
 {
     static const char *const weight_names[COMP_COUNT][3] = {

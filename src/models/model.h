@@ -51,6 +51,13 @@ wsd_status model_load_path(const char *path, wsd_model **out, wsd_err *err);
 wsd_status model_load_mem(const wsd_mem_file *files, size_t n, const char *name, wsd_model **out, wsd_err *err);
 void model_free(wsd_model *m);
 
+/* Whether the components fit together for text-to-image: text encoder width =
+ * UNet cross-attention width, UNet in/out channels = VAE latent channels.
+ * Loading does not check it (one component may be run alone, `wsd run`);
+ * wsd_model_load does. WSD_ERR_FORMAT (or UNSUPPORTED for an inpainting UNet)
+ * with a message naming both sides. */
+wsd_status model_check_components(const wsd_model *m, wsd_err *err);
+
 /* A new graph whose weights come from component c of m. Caller: wg_free. */
 wg_graph *model_graph_new(const wsd_model *m, model_component c);
 

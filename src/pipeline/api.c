@@ -99,10 +99,13 @@ wsd_status pipeline_tokenizer(wsd_model *m, tok_tokenizer **out, wsd_err *err)
     if (!m->tokenizer) {
         tok_options o;
         tok_options_init(&o);
+        char what[600]; /* messages name "<model>/tokenizer/<file>" */
+        snprintf(what, sizeof what, "%s/tokenizer", m->name ? m->name : "model");
         if (m->tokenizer_config)
-            WSD_TRY(tok_options_from_config(&o, m->tokenizer_config, m->tokenizer_config_len, NULL, 0, "tokenizer/tokenizer_config.json", err));
+            WSD_TRY(tok_options_from_config(&o, m->tokenizer_config, m->tokenizer_config_len, NULL, 0, what, err));
         tok_tokenizer *t;
-        WSD_TRY(tok_create(m->vocab_json, m->vocab_len, m->merges_txt, m->merges_len, &o, &t, err));
+        if (tok_create(m->vocab_json, m->vocab_len, m->merges_txt, m->merges_len, &o, &t, err) != WSD_OK)
+            return wsd_fail_prefix(err, "%s/", what);
         m->tokenizer = t;
     }
     *out = m->tokenizer;
@@ -121,9 +124,17 @@ wsd_status wsd_model_load(wsd_context *ctx, const char *path, wsd_model **out)
         if (st != WSD_OK) model_free(m);
     }
     if (st == WSD_OK) {
+        st = model_check_components(m, &ctx->err);
+        if (st != WSD_OK) model_free(m);
+    }
+    if (st == WSD_OK) {
         tok_tokenizer *t;
         st = pipeline_tokenizer(m, &t, &ctx->err);
-        if (st != WSD_OK) model_free(m);
+        /* every id the tokenizer can produce must have a row in the embedding */
+        if (st == WSD_OK && tok_vocab_size(t) > m->clip.vocab)
+            st = ctx_fail(ctx, WSD_ERR_FORMAT, "%s: the tokenizer has %d tokens but the text encoder's vocab_size is %d (tokenizer/ and text_encoder/ of different models?)",
+                          m->name ? m->name : "model", (int)tok_vocab_size(t), m->clip.vocab);
+        if (st != WSD_OK) wsd_model_free(m);
     }
     if (st != WSD_OK) return st;
     *out = m;

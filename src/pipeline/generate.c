@@ -116,7 +116,8 @@ static wsd_status encode_prompts(wsd_context *ctx, wsd_model *m, const wsd_gener
     for (int b = 0; b < B; b++) {
         const char *s = texts[cfg ? b : 1];
         wsd_status st = tok_encode(tok, s, strlen(s), ids + b * T, NULL, &ctx->err);
-        if (st != WSD_OK) return wsd_fail_prefix(&ctx->err, "%s: ", cfg && b == 0 ? "negative prompt" : "prompt");
+        /* the tokenizer's messages start "prompt: " */
+        if (st != WSD_OK) return cfg && b == 0 ? wsd_fail_prefix(&ctx->err, "negative ") : st;
     }
     runner r = {model_graph_new(m, COMP_TEXT_ENCODER), NULL};
     if (!r.g) return ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
@@ -166,9 +167,9 @@ static wsd_status encode_init_image(wsd_context *ctx, wsd_model *m, const wsd_ge
 
 wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_generate_params *p, wsd_image *out)
 {
+    if (out) memset(out, 0, sizeof *out); /* zeroed on every failure, this one included */
     if (!ctx) return WSD_ERR_INVALID_ARGUMENT;
     if (!cmodel || !p || !out) return ctx_fail(ctx, WSD_ERR_INVALID_ARGUMENT, "wsd_generate: model, params and out are required");
-    memset(out, 0, sizeof *out);
     wsd_model *m = (wsd_model *)cmodel;
     int W = 0, H = 0;
     WSD_TRY(validate(ctx, m, p, &W, &H));
