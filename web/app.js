@@ -208,6 +208,7 @@ function drawImageData(img) {
 
 // A preview is smaller than the image (latent size): scale it up to the canvas.
 async function drawPreview(img, width, height) {
+  state.previews = (state.previews || 0) + 1;
   const c = ui.canvas;
   if (c.width !== width || c.height !== height) { c.width = width; c.height = height; }
   const bmp = await createImageBitmap(img);

@@ -163,12 +163,14 @@ async function generateIn(page, { prompt, negative = '', seed, steps, sampler = 
     window.__obs = new MutationObserver(() => window.__steps.push(document.getElementById('progress-text').textContent));
     window.__obs.observe(document.getElementById('progress-text'), { childList: true, characterData: true, subtree: true });
   });
+  const previews0 = await page.evaluate(() => window.__wsd.state.previews || 0);
   await page.click('#generate');
   const done = await page.waitForFunction(() => /^(Done|Failed|Cancelled)/.test(document.getElementById('progress-text').textContent), null, { timeout })
     .then(() => true, () => false);
   const text = await page.textContent('#progress-text');
   const r = { done, ok: done && text.startsWith('Done'), text, notice: await page.evaluate(() => (document.getElementById('notice').hidden ? '' : document.getElementById('notice-text').textContent)) };
   r.steps = await page.evaluate(() => window.__steps.filter((t) => t.startsWith('Step')));
+  r.previews = (await page.evaluate(() => window.__wsd.state.previews || 0)) - previews0;
   if (r.ok) {
     r.png = Buffer.from(await page.evaluate(async () => Array.from(new Uint8Array(await (await fetch(document.getElementById('download-png').href)).arrayBuffer()))));
     r.filename = await page.getAttribute('#download-png', 'download');
@@ -193,6 +195,7 @@ async function goldenRun(page, label) {
   if (!r.ok) return r;
   check(`${label}: progress reported every step with it/s`, r.steps.some((t) => /^Step 20\/20 · [0-9.]+ it\/s/.test(t)) && r.steps.length >= 10,
     `${r.steps.length} updates, last "${r.steps[r.steps.length - 1]}"`);
+  check(`${label}: live previews drawn while it runs`, r.previews >= 1, `${r.previews} previews drawn`);
   const img = decodePNG(r.png);
   check(`${label}: the PNG is 64x64`, img.width === 64 && img.height === 64, `${img.width}x${img.height}`);
   const params = img.text.parameters || '';
