@@ -430,7 +430,16 @@ wsd_status gpu_open(const gpu_open_options *opt, gpu_device **out, wsd_err *err)
     c->subgroup_max = info.subgroupMaxSize;
     c->is_cpu = info.adapterType == WGPU_ADAPTER_CPU || strstr(arch, "swiftshader") != NULL ||
                 strstr(dev_name, "SwiftShader") != NULL;
+    uint32_t backend_type = info.backendType;
     W.wgpuAdapterInfoFreeMembers(info);
+    if (backend_type == WGPU_BACKEND_NULL) { /* Dawn's no-op backend: computes nothing */
+        const char *icd = getenv("VK_ICD_FILENAMES");
+        release_all(d);
+        return wsd_fail(err, WSD_ERR_DEVICE, "WebGPU unavailable: no GPU adapter (only Dawn's null backend)%s",
+                        (icd && *icd) ? ""
+                                      : ". On a machine without a GPU, install Debian's chromium and set "
+                                        "VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (SwiftShader)");
+    }
 
     WGPULimits al;
     limits_init(&al);

@@ -139,6 +139,44 @@ static const char *tune(L *l, const char *sig)
     return NULL;
 }
 
+int wgl_node_signature(const wg_graph *g, const wg_node *n, int weights_f16, char *buf, size_t cap)
+{
+    const char *wt = weights_f16 ? "f16" : "f32";
+    switch (n->op) {
+    case WG_OP_CONV2D: {
+        const wg_tensor *X = &g->t[n->in[0]], *Wt = &g->t[n->in[1]];
+        snprintf(buf, cap, "conv2d n=%lld ci=%lld h=%lld w=%lld co=%lld k=%lldx%lld s=%d p=%d,%d,%d,%d wt=%s",
+                 (long long)X->shape[0], (long long)X->shape[1], (long long)X->shape[2], (long long)X->shape[3],
+                 (long long)Wt->shape[0], (long long)Wt->shape[2], (long long)Wt->shape[3], n->ip[0], n->ip[1], n->ip[2],
+                 n->ip[3], n->ip[4], wt);
+        return WGL_HOT_GEMM;
+    }
+    case WG_OP_LINEAR: {
+        const wg_tensor *X = &g->t[n->in[0]], *Wt = &g->t[n->in[1]];
+        long long K = Wt->shape[1];
+        snprintf(buf, cap, "linear m=%lld k=%lld n=%lld wt=%s", (long long)wg_numel(X) / K, K, (long long)Wt->shape[0], wt);
+        return WGL_HOT_GEMM;
+    }
+    case WG_OP_ATTENTION: {
+        const wg_tensor *Q = &g->t[n->in[0]], *K = &g->t[n->in[1]], *V = &g->t[n->in[2]];
+        long long H = n->ip[0];
+        snprintf(buf, cap, "attention b=%lld h=%lld tq=%lld tk=%lld d=%lld dv=%lld causal=%d", (long long)Q->shape[0], H,
+                 (long long)Q->shape[1], (long long)K->shape[1], (long long)Q->shape[2] / H, (long long)V->shape[2] / H,
+                 n->ip[1]);
+        return WGL_HOT_ATTN;
+    }
+    case WG_OP_GROUP_NORM: {
+        const wg_tensor *X = &g->t[n->in[0]];
+        snprintf(buf, cap, "group_norm n=%lld c=%lld s=%lld g=%d", (long long)X->shape[0], (long long)X->shape[1],
+                 (long long)prod(X->shape, 2, X->ndim), n->ip[0]);
+        return WGL_HOT_GN;
+    }
+    default:
+        if (cap) buf[0] = 0;
+        return WGL_HOT_NONE;
+    }
+}
+
 /* ---- element-wise ---- */
 
 static wsd_status lower_ew(L *l, const wg_node *n, int idx)
@@ -271,9 +309,8 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
     if (seg_len * 4 > l->maxsub)
         return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: group_norm group of %llu elements exceeds one binding",
                         (unsigned long long)seg_len);
-    char sig[160];
-    snprintf(sig, sizeof sig, "group_norm n=%llu c=%llu s=%llu g=%llu", (unsigned long long)N, (unsigned long long)C,
-             (unsigned long long)S, (unsigned long long)G);
+    char sig[200];
+    wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
     const gn_variant *v = gn_variant_pick(tune(l, sig), seg_len);
     uint64_t chunk = v->chunk;
     uint64_t nchunks = (seg_len + chunk - 1) / chunk;
@@ -338,19 +375,12 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
 
 /* ---- conv2d and linear ---- */
 
-static int gemm_fits(const L *l, const gemm_variant *v)
-{
-    uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
-    return nt <= l->caps->max_invocations && nt <= l->caps->max_workgroup_size_x &&
-           (uint64_t)v->bk * (v->bm + v->bn) * 4 <= l->caps->max_workgroup_storage;
-}
-
 static const gemm_variant *pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n)
 {
     const gemm_variant *v = gemm_variant_find(tune(l, sig));
-    if (v && (v->ref || gemm_fits(l, v))) return v;
+    if (v && gemm_variant_fits(v, l->caps)) return v;
     v = gemm_variant_default(m, n, l->caps->is_cpu);
-    if (gemm_fits(l, v)) return v;
+    if (gemm_variant_fits(v, l->caps)) return v;
     return gemm_variant_find("m32n32k16t2x2");
 }
 
@@ -364,10 +394,7 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
     int has_bias = n->n_in > 2 && n->in[2] >= 0;
     int pw = kh == 1 && kw == 1 && stride == 1 && pad_t == 0 && pad_l == 0 && n->ip[3] == 0 && n->ip[4] == 0;
     char sig[200];
-    snprintf(sig, sizeof sig, "conv2d n=%llu ci=%llu h=%llu w=%llu co=%llu k=%llux%llu s=%d p=%d,%d,%d,%d wt=%s",
-             (unsigned long long)N, (unsigned long long)Ci, (unsigned long long)H, (unsigned long long)Wd,
-             (unsigned long long)Co, (unsigned long long)kh, (unsigned long long)kw, stride, n->ip[1], n->ip[2],
-             n->ip[3], n->ip[4], l->o->weights_f16 ? "f16" : "f32");
+    wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
     const gemm_variant *v = pick_gemm(l, sig, Co, Ho * Wo);
     uint64_t xplane = H * Wd * 4, yplane = Ho * Wo * 4;
     uint64_t xb = Ci * xplane, yb = Co * yplane;
@@ -438,9 +465,8 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
     const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]);
     uint64_t K = (uint64_t)Wt->shape[1], N = (uint64_t)Wt->shape[0], M = (uint64_t)wg_numel(X) / K;
     int has_bias = n->n_in > 2 && n->in[2] >= 0;
-    char sig[160];
-    snprintf(sig, sizeof sig, "linear m=%llu k=%llu n=%llu wt=%s", (unsigned long long)M, (unsigned long long)K,
-             (unsigned long long)N, l->o->weights_f16 ? "f16" : "f32");
+    char sig[200];
+    wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
     const gemm_variant *v = pick_gemm(l, sig, M, N);
     uint64_t rmax = l->maxsub / (4 * (K > N ? K : N));
     if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: linear rows exceed one binding");
@@ -487,20 +513,28 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
     uint64_t D = C / H, DV = Cv / H;
     int causal = n->ip[1];
     char sig[200];
-    snprintf(sig, sizeof sig, "attention b=%llu h=%llu tq=%llu tk=%llu d=%llu dv=%llu causal=%d", (unsigned long long)B,
-             (unsigned long long)H, (unsigned long long)Tq, (unsigned long long)Tk, (unsigned long long)D,
-             (unsigned long long)DV, causal);
+    wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
     const attn_variant *v = attn_variant_pick(tune(l, sig), (uint32_t)DV, l->caps);
     kb k;
-    kb_init(&k, v->ref ? "attn_ref" : "attn", v->name);
+    kb_init(&k, v->kind == ATTN_REF ? "attn_ref" : v->kind == ATTN_TILED ? "attn_tiled" : "attn", v->name);
     kb_const_u(&k, "D", (uint32_t)D);
     kb_const_u(&k, "DV", (uint32_t)DV);
     kb_const_b(&k, "CAUSAL", causal);
-    uint32_t tpr = 0;
-    if (v->ref) {
+    if (v->kind == ATTN_REF) {
         kb_const_u(&k, "WG", 64);
+    } else if (v->kind == ATTN_TILED) {
+        attn_tiling t;
+        attn_tiled_constants(v, (uint32_t)DV, &t);
+        kb_const_u(&k, "BQ", v->bq);
+        kb_const_u(&k, "BKV", v->bkv);
+        kb_const_u(&k, "TQ", t.tq);
+        kb_const_u(&k, "TK", t.tk);
+        kb_const_u(&k, "DC", t.dc);
+        kb_const_u(&k, "RQ", t.rq);
+        kb_const_u(&k, "NDG", t.ndg);
+        kb_const_u(&k, "CD", t.cd);
     } else {
-        tpr = v->nt / v->bq;
+        uint32_t tpr = v->nt / v->bq;
         kb_const_u(&k, "BQ", v->bq);
         kb_const_u(&k, "BKV", v->bkv);
         kb_const_u(&k, "NT", v->nt);
@@ -522,7 +556,7 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
     kb_u32(&k, "vrs", (uint32_t)Cv);
     kb_u32(&k, "yrs", (uint32_t)Cv);
     kb_f32(&k, "scale", n->fp[0]);
-    if (v->ref) {
+    if (v->kind == ATTN_REF) {
         kb_u32(&k, "heads", (uint32_t)H);
         kb_u32(&k, "total", (uint32_t)(B * H * Tq));
         kb_grid_flat(&k, (B * H * Tq + 63) / 64, l->maxdim);
@@ -862,6 +896,17 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
         if (st != WSD_OK)
             wsd_fail_prefix(err, "node %d (%s -> %s): ", i, wg_op_name(g->nodes[i].op),
                             g->t[g->nodes[i].out].name ? g->t[g->nodes[i].out].name : "intermediate");
+    }
+    for (int i = 0; i < opt->n_links && st == WSD_OK; i++) {
+        int s = opt->links[i].src, d = opt->links[i].dst;
+        if (s < 0 || d < 0 || s >= g->n_tensors || d >= g->n_tensors || !g->t[s].is_output ||
+            g->t[d].kind != WG_INPUT || wg_numel(&g->t[s]) != wg_numel(&g->t[d]) ||
+            wsd_dtype_size(g->t[s].dtype) != 4 || wsd_dtype_size(g->t[d].dtype) != 4) {
+            st = wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "webgpu: link %d must copy a graph output into an input of the same size", i);
+            break;
+        }
+        uint64_t n = (uint64_t)wg_numel(&g->t[s]);
+        st = lower_blocks(&l, -1, s, 0, n, d, 0, n, 1, n);
     }
     free(l.pg.t);
     if (st != WSD_OK) {

@@ -90,6 +90,13 @@ typedef wsd_status (*wgl_weight_fn)(void *user, const wg_graph *g, int t, int wa
  * returns the variant name or NULL for the default. */
 typedef const char *(*wgl_tune_fn)(void *user, const char *op_signature);
 
+/* After every run, output `src` is copied into input `dst` (same shape):
+ * state that stays on the GPU from one run to the next (the latents of a
+ * denoising loop). */
+typedef struct wgl_link {
+    int src, dst;
+} wgl_link;
+
 typedef struct wgl_options {
     gpu_caps caps;
     int weights_f16;          /* store matrix weights (conv/linear/embedding) as packed f16 */
@@ -99,6 +106,8 @@ typedef struct wgl_options {
     void *tune_user;
     int force_reference;      /* use the simplest (reference) kernel variant everywhere */
     const char *force_variant;/* tests: this variant name wherever it applies */
+    const wgl_link *links;    /* copies appended after the last node */
+    int n_links;
 } wgl_options;
 
 typedef struct wgl_prog {
@@ -129,6 +138,13 @@ typedef struct wgl_prog {
  * modified) with chunks that fit the device, then lowers every node. */
 wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, wsd_err *err);
 void wgl_prog_free(wgl_prog *p);
+
+/* Hot operators that have kernel variants, and their tuning signature:
+ * the exact shape key the tuning database is indexed by ("conv2d n=2
+ * ci=320 h=64 w=64 co=320 k=3x3 s=1 p=1,1,1,1 wt=f16"). Returns the family
+ * (0 when the node has no variants). */
+enum { WGL_HOT_NONE = 0, WGL_HOT_GEMM, WGL_HOT_ATTN, WGL_HOT_GN };
+int wgl_node_signature(const wg_graph *g, const wg_node *n, int weights_f16, char *buf, size_t cap);
 
 /* The arena chunk size used for these caps (multiple of 256). */
 uint64_t wgl_chunk_bytes(const gpu_caps *caps);

@@ -20,15 +20,21 @@ const gemm_variant gemm_variants[] = {
 const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
 
 const attn_variant attn_variants[] = {
-    {"ref", 1, 0, 0, 0},
-    {"q16k32t64", 0, 16, 32, 64},
-    {"q32k32t128", 0, 32, 32, 128},
-    {"q16k32t128", 0, 16, 32, 128},
-    {"q32k64t128", 0, 32, 64, 128},
-    {"q16k64t256", 0, 16, 64, 256},
-    {"q16k32t256", 0, 16, 32, 256},
-    {"q64k32t256", 0, 64, 32, 256},
-    {"q32k32t256", 0, 32, 32, 256},
+    {"ref", ATTN_REF, 0, 0, 0},
+    {"q16k32t64", ATTN_FLASH, 16, 32, 64},
+    {"q32k32t128", ATTN_FLASH, 32, 32, 128},
+    {"q16k32t128", ATTN_FLASH, 16, 32, 128},
+    {"q32k64t128", ATTN_FLASH, 32, 64, 128},
+    {"q16k64t256", ATTN_FLASH, 16, 64, 256},
+    {"q16k32t256", ATTN_FLASH, 16, 32, 256},
+    {"q64k32t256", ATTN_FLASH, 64, 32, 256},
+    {"q32k32t256", ATTN_FLASH, 32, 32, 256},
+    {"t32x64", ATTN_TILED, 32, 64, 0},
+    {"t64x64", ATTN_TILED, 64, 64, 0},
+    {"t32x32", ATTN_TILED, 32, 32, 0},
+    {"t16x64", ATTN_TILED, 16, 64, 0},
+    {"t64x32", ATTN_TILED, 64, 32, 0},
+    {"t64x128", ATTN_TILED, 64, 128, 0},
 };
 const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
 
@@ -59,13 +65,33 @@ int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
 {
     if (v->ref) return 1;
     uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
-    return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x &&
+    return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
            (uint64_t)v->bk * (v->bm + v->bn) * 4 <= caps->max_workgroup_storage;
+}
+
+void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t)
+{
+    t->tq = 4;
+    t->tk = 4;
+    t->dc = 16;
+    t->rq = 4;
+    t->nt = (v->bq / t->tq) * (v->bkv / t->tk);
+    uint32_t groups = v->bq / t->rq;
+    t->ndg = groups ? t->nt / groups : 1;
+    if (t->ndg < 1) t->ndg = 1;
+    t->cd = (dv + t->ndg - 1) / t->ndg;
 }
 
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
 {
-    if (v->ref) return dv <= 1024;
+    if (v->kind == ATTN_REF) return dv <= 1024;
+    if (v->kind == ATTN_TILED) {
+        attn_tiling t;
+        attn_tiled_constants(v, dv, &t);
+        uint64_t smem = ((uint64_t)t.dc * (v->bq + v->bkv) + (uint64_t)v->bq * v->bkv + 3ull * v->bq) * 4;
+        return t.nt <= caps->max_invocations && t.nt <= caps->max_workgroup_size_x && t.nt % (v->bq / t.rq) == 0 &&
+               t.rq * t.cd <= 48 && smem <= caps->max_workgroup_storage;
+    }
     if (v->nt % v->bq) return 0;
     uint32_t tpr = v->nt / v->bq, npt = (dv + tpr - 1) / tpr;
     return v->nt <= caps->max_invocations && v->nt <= caps->max_workgroup_size_x && npt <= 64 &&
@@ -78,10 +104,11 @@ const attn_variant *attn_variant_pick(const char *name, uint32_t dv, const gpu_c
         for (int i = 0; i < n_attn_variants; i++)
             if (!strcmp(attn_variants[i].name, name) && attn_variant_fits(&attn_variants[i], dv, caps))
                 return &attn_variants[i];
-    const char *def = dv <= 128 ? "q32k32t128" : dv <= 256 ? "q16k32t128" : "q16k32t256";
-    for (int i = 0; i < n_attn_variants; i++)
-        if (!strcmp(attn_variants[i].name, def) && attn_variant_fits(&attn_variants[i], dv, caps))
-            return &attn_variants[i];
+    static const char *const defaults[] = {"t32x64", "q16k32t128", "q16k32t256", "q16k32t64"};
+    for (size_t k = 0; k < sizeof defaults / sizeof defaults[0]; k++)
+        for (int i = 0; i < n_attn_variants; i++)
+            if (!strcmp(attn_variants[i].name, defaults[k]) && attn_variant_fits(&attn_variants[i], dv, caps))
+                return &attn_variants[i];
     return &attn_variants[0]; /* ref always fits */
 }
 

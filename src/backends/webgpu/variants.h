@@ -16,12 +16,22 @@ typedef struct gemm_variant {
     uint32_t bm, bn, bk, tm, tn;
 } gemm_variant;
 
-/* attention: BQ queries per workgroup, BKV keys per block, NT threads */
+/* attention: BQ queries per workgroup, BKV keys per block, NT threads.
+ * kind ATTN_REF: one thread per query row, the CPU reference's loop;
+ * ATTN_FLASH: attn.wgsl (scores straight from global memory, any head size);
+ * ATTN_TILED: attn_tiled.wgsl (register-tiled Q K^T and P V; NT derived). */
+enum { ATTN_REF = 0, ATTN_FLASH, ATTN_TILED };
 typedef struct attn_variant {
     const char *name;
-    int ref; /* one thread per query row, the CPU reference's loop */
+    int kind;
     uint32_t bq, bkv, nt;
 } attn_variant;
+
+/* attn_tiled.wgsl's derived constants for a head size */
+typedef struct attn_tiling {
+    uint32_t nt, tq, tk, dc, rq, ndg, cd;
+} attn_tiling;
+void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t);
 
 /* group norm: elements per partial-statistics workgroup */
 typedef struct gn_variant {

@@ -49,6 +49,8 @@ typedef struct wgpu_backend {
     int n_w, cap_w;
     uint64_t weight_bytes;
     uint64_t weights_uid; /* the model whose weights are cached */
+    uint64_t pending;     /* bytes of weights the compile in progress has yet to upload */
+    int sizing;           /* weight_resolve only counts (first lowering pass) */
     pcache *pc;
     int n_pc, cap_pc;
 } wgpu_backend;
@@ -94,7 +96,11 @@ static wsd_status pool_alloc(wgpu_backend *be, uint64_t size, uint32_t *index, u
         be->pools = np_;
         be->cap_pools = nc;
     }
-    uint64_t sz = size > pool_size ? ((size + 255) & ~255ull) : pool_size;
+    /* size new pools by what this compile still has to upload, so the last
+     * pool is not mostly empty */
+    uint64_t want = be->pending > size ? be->pending : size;
+    uint64_t sz = want > pool_size ? pool_size : ((want + 255) & ~255ull);
+    if (sz < size) sz = (size + 255) & ~255ull;
     if (sz > c->max_buffer)
         return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: a weight of %llu bytes exceeds maxBufferSize %llu",
                         (unsigned long long)size, (unsigned long long)c->max_buffer);
@@ -145,6 +151,25 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
         if (rows_per < 1)
             return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: a row of weight \"%s\" exceeds one binding", T->name);
     }
+    if (be->sizing) { /* first pass: count what will be uploaded, upload nothing */
+        for (int i = 0; i < be->n_w; i++) /* counted already (reused by another node) */
+            if (be->w[i].data == T->data && be->w[i].type == type + 16) return wgl_plan_only_weight((void *)c, g, t, want_f16, loc, err);
+        for (uint64_t r0 = 0; r0 < rows; r0 += rows_per) {
+            uint64_t nr = rows - r0 < rows_per ? rows - r0 : rows_per;
+            be->pending += ((nr * row * es + 3) & ~3ull) + 255;
+        }
+        if (be->n_w == be->cap_w) {
+            int nc = be->cap_w ? be->cap_w * 2 : 256;
+            wentry *nw = realloc(be->w, (size_t)nc * sizeof *nw);
+            if (!nw) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+            be->w = nw;
+            be->cap_w = nc;
+        }
+        be->w[be->n_w].data = T->data; /* a marker entry (type + 16), removed after the pass */
+        be->w[be->n_w].type = type + 16;
+        be->n_w++;
+        return wgl_plan_only_weight((void *)c, g, t, want_f16, loc, err);
+    }
     wgl_wloc L;
     memset(&L, 0, sizeof L);
     L.type = type;
@@ -186,6 +211,7 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
         L.part[L.n_parts].rows = (int64_t)nr;
         L.n_parts++;
         be->weight_bytes += bytes;
+        be->pending = be->pending > bytes + 255 ? be->pending - bytes - 255 : 0;
     }
     if (be->n_w == be->cap_w) {
         int nc = be->cap_w ? be->cap_w * 2 : 256;
@@ -292,10 +318,9 @@ static gpu_buf space_buf(wsd_exec *ex, int space, uint32_t index)
     }
 }
 
-static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_plan *plan, wsd_exec **out, wsd_err *err)
+static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, const wgl_link *links, int n_links, wsd_exec **out,
+                               wsd_err *err)
 {
-    (void)plan; /* the backend re-plans with chunks that fit the device */
-    wgpu_backend *be = (wgpu_backend *)base;
     *out = NULL;
     wsd_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
@@ -319,7 +344,18 @@ static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_pl
     o.tune_user = be;
     o.force_reference = be->force_reference;
     o.force_variant = be->has_force_variant ? be->force_variant : NULL;
+    o.links = links;
+    o.n_links = n_links;
+    /* pass 1 counts the weights still to upload (sizes the pools), pass 2 uploads */
+    int n_w0 = be->n_w;
+    be->sizing = 1;
+    be->pending = 0;
     wsd_status st = wgl_lower(g, &o, &ex->prog, err);
+    be->sizing = 0;
+    be->n_w = n_w0;
+    wgl_prog_free(&ex->prog);
+    if (st == WSD_OK) st = wgl_lower(g, &o, &ex->prog, err);
+    be->pending = 0;
     if (st != WSD_OK) {
         free(ex);
         return st;
@@ -379,8 +415,8 @@ static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_pl
             ex->binds[i] = gpu_bindgroup_create(d, pipes[c->pipe], (uint32_t)c->n_bind, b, err);
             if (!ex->binds[i]) {
                 free(pipes);
-                wsd_fail_prefix(err, "node %d (%s), kernel %s: ", c->node, wg_op_name(g->nodes[c->node].op),
-                                p->pipes[c->pipe].name);
+                wsd_fail_prefix(err, "node %d (%s), kernel %s: ", c->node,
+                                c->node >= 0 ? wg_op_name(g->nodes[c->node].op) : "link", p->pipes[c->pipe].name);
                 exec_free(ex);
                 return err ? err->code : WSD_ERR_DEVICE;
             }
@@ -424,6 +460,12 @@ static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_pl
 #undef FAIL_IF
     *out = ex;
     return WSD_OK;
+}
+
+static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_plan *plan, wsd_exec **out, wsd_err *err)
+{
+    (void)plan; /* the backend re-plans with chunks that fit the device */
+    return compile_impl((wgpu_backend *)base, g, NULL, 0, out, err);
 }
 
 static wsd_status wgpu_set_input(wsd_exec *ex, int t, const void *data, size_t nbytes, wsd_err *err)
@@ -500,6 +542,8 @@ wsd_status wsd_backend_webgpu_create_ex(const wsd_backend_options *opts, const w
     gpu_open_options go;
     memset(&go, 0, sizeof go);
     go.default_limits = opts ? opts->gpu_default_limits : 0;
+    const char *le = getenv("WSD_GPU_LIMITS"); /* "default": as --gpu-limits default (tests, scripts) */
+    if (le && !strcmp(le, "default")) go.default_limits = 1;
     go.verbose = wo.verbose;
     wsd_status st = gpu_open(&go, &be->dev, err);
     if (st != WSD_OK) {
@@ -554,6 +598,33 @@ int wsd_backend_webgpu_weight_type(wsd_backend *be)
 }
 
 uint64_t wsd_backend_webgpu_weight_bytes(wsd_backend *be) { return ((wgpu_backend *)be)->weight_bytes; }
+
+wsd_status wsd_backend_webgpu_compile_linked(wsd_backend *be, const wg_graph *g, const wgl_link *links, int n_links,
+                                             wsd_exec **out, wsd_err *err)
+{
+    if (!wsd_backend_webgpu_device(be)) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "not a WebGPU backend");
+    return compile_impl((wgpu_backend *)be, g, links, n_links, out, err);
+}
+
+wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err)
+{
+    if (dst->be != src->be) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "webgpu: copy between backends");
+    const wg_tensor *D = &dst->g->t[dst_t], *S = &src->g->t[src_t];
+    size_t n = (size_t)wg_numel(D) * wsd_dtype_size(D->dtype);
+    if (n != (size_t)wg_numel(S) * wsd_dtype_size(S->dtype) || D->kind != WG_INPUT || src->prog.t_chunk[src_t] < 0 ||
+        dst->prog.t_chunk[dst_t] < 0 || dst == src)
+        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "webgpu: cannot copy \"%s\" into input \"%s\"",
+                        S->name ? S->name : "?", D->name ? D->name : "?");
+    gpu_cmd c;
+    memset(&c, 0, sizeof c);
+    c.kind = GPU_CMD_COPY;
+    c.a = src->chunk[src->prog.t_chunk[src_t]];
+    c.b = dst->chunk[dst->prog.t_chunk[dst_t]];
+    c.src_off = src->prog.t_off[src_t];
+    c.dst_off = dst->prog.t_off[dst_t];
+    c.size = (n + 3) & ~(size_t)3;
+    return gpu_submit(dst->be->dev, &c, 1, err);
+}
 
 const wgl_prog *wsd_webgpu_exec_prog(wsd_exec *ex) { return &ex->prog; }
 

@@ -39,6 +39,17 @@ int wsd_backend_webgpu_weight_type(wsd_backend *be);
 /* Bytes of weights uploaded so far. */
 uint64_t wsd_backend_webgpu_weight_bytes(wsd_backend *be);
 
+/* GPU-resident data flow (no readback):
+ * compile_linked: like compile, and after every run output links[i].src is
+ * copied into input links[i].dst of the same graph (loop state such as the
+ * latents of a denoising step stays on the GPU). */
+wsd_status wsd_backend_webgpu_compile_linked(wsd_backend *be, const wg_graph *g, const wgl_link *links, int n_links,
+                                             wsd_exec **out, wsd_err *err);
+/* Queues a GPU copy of tensor `src_t` of `src` (typically an output) into
+ * input `dst_t` of `dst` (another exec of the same backend). Ordered with
+ * the runs around it. */
+wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err);
+
 /* The lowered program of a compiled graph (read-only), for tools. */
 const wgl_prog *wsd_webgpu_exec_prog(wsd_exec *ex);
 /* Waits until every submitted run has finished. */

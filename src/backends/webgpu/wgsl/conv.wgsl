@@ -3,7 +3,7 @@
 // with k = (ci, ky, kx) over this dispatch's ci channels and p = (oy, ox).
 // A workgroup computes BM output channels x BN pixels; each thread TM x TN,
 // strided (rows ty + i*(BM/TM), columns tx + j*(BN/TN)) so that neighbouring
-// threads touch neighbouring addresses.
+// threads touch neighbouring addresses. Needs NT % BN == 0.
 // consts: BM, BN, BK, TM, TN, KH, KW, STRIDE, PW (1x1, stride 1, no pad),
 //         ACC (add to y instead of bias)
 // params: ci, h, w, co, ho, wo, pad_t, pad_l, xbs, ybs (batch strides),
@@ -13,6 +13,7 @@ const NTX: u32 = BN / TN;
 const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
 const KK: u32 = KH * KW;
+const BKS: u32 = NT / BN; // NT is a multiple of BN (variants.c)
 
 var<workgroup> As: array<f32, BK * BM>;
 var<workgroup> Bs: array<f32, BK * BN>;
@@ -30,6 +31,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<f32, TM * TN>;
   for (var i = 0u; i < TM * TN; i++) { acc[i] = 0.0; }
   let xb = b * P.xbs;
+  // B-tile loads: this thread always loads column bn (one output pixel,
+  // whose coordinates are computed once) at rows bk0, bk0 + BKS, ...
+  let bn = li % BN;
+  let bk0 = li / BN;
+  let p = n0 + bn;
+  let pv = p < npix;
+  let oy = p / P.wo;
+  let ox = p - oy * P.wo;
+  let iy0 = i32(oy * STRIDE) - P.pad_t;
+  let ix0 = i32(ox * STRIDE) - P.pad_l;
   for (var k0 = 0u; k0 < K; k0 += BK) {
     for (var e = li; e < BM * BK; e += NT) {
       let m = e / BK;
@@ -40,13 +51,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (co < P.co && k < K) { v = ld_w((P.co0 + co) * P.wstride + P.wk0 + k); }
       As[kk * BM + m] = v;
     }
-    for (var e = li; e < BK * BN; e += NT) {
-      let kk = e / BN;
-      let nn = e - kk * BN;
-      let p = n0 + nn;
+    for (var kk = bk0; kk < BK; kk += BKS) {
       let k = k0 + kk;
       var v = 0.0;
-      if (p < npix && k < K) {
+      if (pv && k < K) {
         if (PW) {
           v = ld_x(xb + k * hw + p);
         } else {
@@ -54,16 +62,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           let r = k - ci * KK;
           let ky = r / KW;
           let kx = r - ky * KW;
-          let oy = p / P.wo;
-          let ox = p - oy * P.wo;
-          let iy = i32(oy * STRIDE + ky) - P.pad_t;
-          let ix = i32(ox * STRIDE + kx) - P.pad_l;
+          let iy = iy0 + i32(ky);
+          let ix = ix0 + i32(kx);
           if (iy >= 0 && iy < i32(P.h) && ix >= 0 && ix < i32(P.w)) {
             v = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
           }
         }
       }
-      Bs[kk * BN + nn] = v;
+      Bs[kk * BN + bn] = v;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {

@@ -1,0 +1,338 @@
+/* Kernel tuning and profiling: see tuner.h. */
+#include "backends/webgpu/tuner.h"
+#include "backends/webgpu/variants.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+typedef struct rnd_weights {
+    uint64_t state;
+    void *bufs[8];
+    int n;
+} rnd_weights;
+
+static float rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (float)((double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static wsd_status rnd_weight_fn(void *user, const char *name, int ndim, const int64_t *shape, const void **data,
+                                wsd_dtype *dtype, wsd_err *err)
+{
+    rnd_weights *w = user;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if (w->n == 8) return wsd_fail(err, WSD_ERR_INTERNAL, "tuner: too many weights");
+    float *f = wsd_malloc_array((size_t)n, sizeof *f);
+    if (!f) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tuner: out of memory");
+    float scale = ndim >= 2 ? 1.0f / sqrtf((float)(n / shape[0])) : 0.1f;
+    float base = (ndim == 1 && strstr(name, "gamma")) ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < n; i++) f[i] = base + scale * rnd(&w->state);
+    w->bufs[w->n++] = f;
+    *data = f;
+    *dtype = WSD_DT_F32;
+    return WSD_OK;
+}
+
+static void rnd_weights_free(rnd_weights *w)
+{
+    for (int i = 0; i < w->n; i++) free(w->bufs[i]);
+    w->n = 0;
+}
+
+/* One-node copy of node `n` of `src`, with inputs "x" (and "k", "v"). */
+static wg_graph *single_op_graph(const wg_graph *src, const wg_node *n, rnd_weights *w, uint64_t uid)
+{
+    wg_graph *g = wg_new(rnd_weight_fn, w);
+    if (!g) return NULL;
+    g->weights_uid = uid;
+    const wg_tensor *t0 = &src->t[n->in[0]];
+    int x = wg_input(g, "x", WSD_DT_F32, t0->ndim, t0->shape), out = -1;
+    switch (n->op) {
+    case WG_OP_CONV2D: {
+        const wg_tensor *W = &src->t[n->in[1]];
+        int wt = wg_weight(g, "w", W->ndim, W->shape);
+        int b = (n->n_in > 2 && n->in[2] >= 0) ? wg_weight(g, "b", 1, src->t[n->in[2]].shape) : -1;
+        out = wg_conv2d(g, x, wt, b, n->ip[0], n->ip[1], n->ip[2], n->ip[3], n->ip[4]);
+        break;
+    }
+    case WG_OP_LINEAR: {
+        const wg_tensor *W = &src->t[n->in[1]];
+        int wt = wg_weight(g, "w", W->ndim, W->shape);
+        int b = (n->n_in > 2 && n->in[2] >= 0) ? wg_weight(g, "b", 1, src->t[n->in[2]].shape) : -1;
+        out = wg_linear(g, x, wt, b);
+        break;
+    }
+    case WG_OP_ATTENTION: {
+        const wg_tensor *K = &src->t[n->in[1]], *V = &src->t[n->in[2]];
+        int k = wg_input(g, "k", WSD_DT_F32, K->ndim, K->shape), v = wg_input(g, "v", WSD_DT_F32, V->ndim, V->shape);
+        out = wg_attention(g, x, k, v, n->ip[0], n->ip[1], n->fp[0]);
+        break;
+    }
+    case WG_OP_GROUP_NORM: {
+        int c = (int)t0->shape[1];
+        int ga = wg_weight(g, "gamma", 1, (const int64_t[]){c}), be = wg_weight(g, "beta", 1, (const int64_t[]){c});
+        out = wg_group_norm(g, x, ga, be, n->ip[0], n->fp[0], n->ip[1]);
+        break;
+    }
+    default:
+        break;
+    }
+    if (out >= 0) wg_output(g, out, "out");
+    if (wg_failed(g) || out < 0) {
+        wg_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+typedef struct inputs {
+    int t[3];
+    float *d[3];
+    size_t bytes[3];
+    int n;
+} inputs;
+
+static void make_inputs(const wg_graph *g, inputs *in, uint64_t seed)
+{
+    static const char *const names[3] = {"x", "k", "v"};
+    memset(in, 0, sizeof *in);
+    uint64_t s = seed | 1;
+    for (int i = 0; i < 3; i++) {
+        int t = wg_find(g, names[i]);
+        if (t < 0) continue;
+        size_t n = (size_t)wg_numel(&g->t[t]);
+        float *d = malloc(n * sizeof *d);
+        if (!d) continue;
+        for (size_t k = 0; k < n; k++) d[k] = rnd(&s);
+        in->t[in->n] = t;
+        in->d[in->n] = d;
+        in->bytes[in->n] = n * sizeof *d;
+        in->n++;
+    }
+}
+
+static void free_inputs(inputs *in)
+{
+    for (int i = 0; i < in->n; i++) free(in->d[i]);
+    in->n = 0;
+}
+
+/* Runs variant `v` on g: output into *out (allocated if NULL), time in *ms. */
+static wsd_status time_variant(wsd_backend *be, const wg_graph *g, const char *v, const inputs *in, float **out,
+                               double target_ms, double *ms, wsd_err *err)
+{
+    wsd_backend_webgpu_set_variant(be, v);
+    wg_plan plan;
+    memset(&plan, 0, sizeof plan);
+    wsd_exec *ex = NULL;
+    wsd_status st = be->iface->compile(be, g, &plan, &ex, err);
+    wsd_backend_webgpu_set_variant(be, NULL);
+    if (st != WSD_OK) return st;
+    for (int i = 0; i < in->n && st == WSD_OK; i++) st = be->iface->set_input(ex, in->t[i], in->d[i], in->bytes[i], err);
+    int o = wg_find(g, "out");
+    size_t nout = (size_t)wg_numel(&g->t[o]);
+    if (st == WSD_OK && !*out) {
+        *out = malloc(nout * sizeof **out);
+        if (!*out) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tuner: out of memory");
+    }
+    if (st == WSD_OK) st = be->iface->run(ex, NULL, NULL, err);
+    if (st == WSD_OK) st = be->iface->get_output(ex, o, *out, nout * sizeof **out, err);
+    int ncmd = wsd_webgpu_exec_prog(ex)->n_cmds;
+    if (st == WSD_OK) { /* one warm-up, then enough repetitions for target_ms */
+        double t0 = now_ms();
+        st = wsd_webgpu_exec_run_range(ex, 0, ncmd, 1, err);
+        double t1 = now_ms() - t0;
+        int reps = t1 > 0 ? (int)(target_ms / t1) : 100;
+        if (reps < 2) reps = 2;
+        if (reps > 200) reps = 200;
+        if (st == WSD_OK) {
+            t0 = now_ms();
+            st = wsd_webgpu_exec_run_range(ex, 0, ncmd, reps, err);
+            *ms = (now_ms() - t0) / reps;
+        }
+    }
+    be->iface->exec_free(ex);
+    return st;
+}
+
+static double rel_l2(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+        if (a[i] != a[i]) return INFINITY;
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
+                                 int *n_tuned, wsd_err *err)
+{
+    gpu_device *dev = wsd_backend_webgpu_device(be);
+    if (!dev) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "tune: not a WebGPU backend");
+    const gpu_caps *caps = gpu_get_caps(dev);
+    char key[64];
+    wsd_tune_adapter_key(caps, key, sizeof key);
+    int f16 = wsd_backend_webgpu_weight_type(be) == WGL_F16P;
+    double target = o && o->target_ms > 0 ? o->target_ms : 30.0;
+    FILE *log = o ? o->log : NULL;
+    if (n_tuned) *n_tuned = 0;
+    char **seen = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *seen);
+    int n_seen = 0;
+    if (!seen) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
+    wsd_status st = WSD_OK;
+    static uint64_t uid = 0x7475E00000000000ull; /* tuning graphs' own weight sets */
+    for (int i = 0; i < g->n_nodes && st == WSD_OK; i++) {
+        const wg_node *n = &g->nodes[i];
+        char sig[200];
+        int fam = wgl_node_signature(g, n, f16, sig, sizeof sig);
+        if (fam == WGL_HOT_NONE) continue;
+        int dup = 0;
+        for (int k = 0; k < n_seen && !dup; k++) dup = !strcmp(seen[k], sig);
+        if (dup) continue;
+        seen[n_seen] = wsd_strdup(sig);
+        if (!seen[n_seen]) {
+            st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
+            break;
+        }
+        n_seen++;
+        if (o && o->skip_known && wsd_tune_db_lookup(db, key, sig)) continue;
+        rnd_weights w;
+        memset(&w, 0, sizeof w);
+        w.state = 0x5EEDull + (uint64_t)i * 7919u;
+        wg_graph *one = single_op_graph(g, n, &w, ++uid);
+        if (!one) {
+            rnd_weights_free(&w);
+            st = wsd_fail(err, WSD_ERR_INTERNAL, "tune: cannot rebuild %s", sig);
+            break;
+        }
+        inputs in;
+        make_inputs(one, &in, 0xABCDEFull + (uint64_t)i);
+        const char *names[32];
+        int nv = 0;
+        if (fam == WGL_HOT_GEMM) {
+            for (int v = 0; v < n_gemm_variants && nv < 32; v++)
+                if (gemm_variant_fits(&gemm_variants[v], caps)) names[nv++] = gemm_variants[v].name;
+        } else if (fam == WGL_HOT_ATTN) {
+            uint32_t dv = (uint32_t)(one->t[wg_find(one, "v")].shape[2] / n->ip[0]);
+            for (int v = 0; v < n_attn_variants && nv < 32; v++)
+                if (attn_variant_fits(&attn_variants[v], dv, caps)) names[nv++] = attn_variants[v].name;
+        } else {
+            for (int v = 0; v < n_gn_variants && nv < 32; v++) names[nv++] = gn_variants[v].name;
+        }
+        /* names[0] is the reference for gemm/attn ("ref"); the first gn variant otherwise */
+        float *ref = NULL, *cand = NULL;
+        size_t nout = (size_t)wg_numel(&one->t[wg_find(one, "out")]);
+        double best = INFINITY, ref_ms = 0;
+        const char *best_name = NULL;
+        char note[256] = "";
+        size_t note_len = 0;
+        for (int v = 0; v < nv && st == WSD_OK; v++) {
+            double ms = 0;
+            float **dst = v == 0 ? &ref : &cand;
+            wsd_err e2;
+            memset(&e2, 0, sizeof e2);
+            wsd_status s2 = time_variant(be, one, names[v], &in, dst, target, &ms, &e2);
+            if (s2 != WSD_OK) {
+                if (log) fprintf(log, "tune: %s: variant %s failed: %s\n", sig, names[v], e2.msg);
+                if (v == 0) {
+                    st = s2;
+                    if (err) *err = e2;
+                }
+                continue;
+            }
+            double d = v == 0 ? 0 : rel_l2(cand, ref, nout);
+            int ok = d <= 1e-4;
+            if (v == 0) ref_ms = ms;
+            if (note_len + 40 < sizeof note)
+                note_len += (size_t)snprintf(note + note_len, sizeof note - note_len, "%s%s=%.3f%s", note_len ? " " : "",
+                                             names[v], ms, ok ? "" : "!");
+            if (!ok) {
+                if (log) fprintf(log, "tune: %s: variant %s disagrees with %s (rel L2 %.2e): not used\n", sig, names[v],
+                                 names[0], d);
+                continue;
+            }
+            if (ms < best) {
+                best = ms;
+                best_name = names[v];
+            }
+        }
+        (void)ref_ms;
+        if (st == WSD_OK && best_name) {
+            if (wsd_tune_db_set(db, key, sig, best_name, note) != 0) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
+            if (n_tuned) (*n_tuned)++;
+            if (log) fprintf(log, "tune: %-90s -> %-16s %.3f ms   (%s)\n", sig, best_name, best, note);
+        }
+        free(ref);
+        free(cand);
+        free_inputs(&in);
+        wg_free(one);
+        rnd_weights_free(&w);
+    }
+    for (int k = 0; k < n_seen; k++) free(seen[k]);
+    free(seen);
+    return st;
+}
+
+typedef struct prof_row {
+    const char *name;
+    double ms;
+    int count;
+} prof_row;
+
+static int cmp_prof(const void *a, const void *b)
+{
+    const prof_row *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+wsd_status wsd_webgpu_profile(wsd_exec *ex, FILE *out, wsd_err *err)
+{
+    const wgl_prog *p = wsd_webgpu_exec_prog(ex);
+    prof_row *rows = calloc((size_t)p->n_pipes + 1, sizeof *rows);
+    if (!rows) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "profile: out of memory");
+    for (int i = 0; i < p->n_pipes; i++) rows[i].name = p->pipes[i].name;
+    rows[p->n_pipes].name = "(buffer copies)";
+    double total = 0;
+    wsd_status st = WSD_OK;
+    for (int i = 0; i < p->n_cmds && st == WSD_OK; i++) {
+        double t0 = now_ms();
+        st = wsd_webgpu_exec_run_range(ex, i, 1, 1, err);
+        double t1 = now_ms() - t0;
+        int reps = t1 > 0 ? (int)(2.0 / t1) : 20;
+        if (reps < 1) reps = 1;
+        if (reps > 20) reps = 20;
+        t0 = now_ms();
+        if (st == WSD_OK) st = wsd_webgpu_exec_run_range(ex, i, 1, reps, err);
+        double ms = (now_ms() - t0) / reps;
+        int r = p->cmds[i].kind == WGL_CMD_DISPATCH ? p->cmds[i].pipe : p->n_pipes;
+        rows[r].ms += ms;
+        rows[r].count++;
+        total += ms;
+    }
+    if (st == WSD_OK) {
+        qsort(rows, (size_t)p->n_pipes + 1, sizeof *rows, cmp_prof);
+        fprintf(out, "profile: %d commands, %.2f ms summed (each timed alone, submit overhead included)\n", p->n_cmds, total);
+        for (int i = 0; i <= p->n_pipes; i++)
+            if (rows[i].count)
+                fprintf(out, "  %8.3f ms %5.1f%%  %4d x  %s\n", rows[i].ms, 100.0 * rows[i].ms / total, rows[i].count,
+                        rows[i].name);
+    }
+    free(rows);
+    return st;
+}
