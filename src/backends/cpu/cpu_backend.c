@@ -1,7 +1,10 @@
-/* The CPU backend: one float32 arena per compiled graph (laid out by the
- * planner), weights widened to float32 once per backend and shared by every
- * graph, and a loop that calls one reference kernel per node. */
+/* The reference CPU backend: one float32 arena per compiled graph (laid out
+ * by the planner), weights widened to float32 once per backend and shared by
+ * every graph, and a loop that calls one reference kernel per node. The
+ * default CPU backend is the fast one (cpu_fast.c); this one is the oracle,
+ * selected with WSD_CPU_REFERENCE=1 or wsd_backend_cpu_ref_create. */
 #include "backends/backend.h"
+#include "backends/cpu/cpu_fast.h"
 #include "backends/cpu/kernels.h"
 
 #include <stdlib.h>
@@ -264,7 +267,16 @@ static const wsd_backend_iface cpu_iface = {
     "cpu", cpu_compile, cpu_set_input, cpu_run, cpu_get_output, cpu_exec_free, cpu_destroy,
 };
 
+/* The fast backend (cpu_fast.c) unless WSD_CPU_REFERENCE is set to something other than 0. */
 wsd_status wsd_backend_cpu_create(const wsd_backend_options *opts, wsd_backend **out, wsd_err *err)
+{
+    const char *ref = getenv("WSD_CPU_REFERENCE");
+    if (ref && *ref && strcmp(ref, "0") != 0)
+        return wsd_backend_cpu_ref_create(opts, out, err);
+    return wsd_backend_cpu_fast_create(opts, NULL, out, err);
+}
+
+wsd_status wsd_backend_cpu_ref_create(const wsd_backend_options *opts, wsd_backend **out, wsd_err *err)
 {
     cpu_backend *be = calloc(1, sizeof *be);
     if (!be)

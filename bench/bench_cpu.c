@@ -1,0 +1,473 @@
+/* CPU benchmark on the real SD 1.5 shapes with random f16 weights
+ * (random_model.h): text encoder, UNet per CFG step (batch 2) and VAE
+ * decode at 128, 256 and/or 512 pixels, GFLOP/s per operator, peak RSS,
+ * threads, and the machine's measured FMA peak beside the achieved rate.
+ *
+ *   bench_cpu [--size 128|256|512]... [--threads N] [--isa portable|avx2|avx512]
+ *             [--reference] [--unet-runs N] [--vae-runs N] [--parts te,unet,vae]
+ *
+ * Each size runs in its own child process, so its peak RSS is its own: the
+ * weights of the text encoder, UNet and VAE decoder (as a txt2img pipeline
+ * holds them; a mapped real checkpoint would not touch the VAE encoder) plus
+ * activations and scratch. UNet time is the median of --unet-runs steps after
+ * one warm-up step (the pipeline reuses one compiled UNet for every step);
+ * VAE time is its first run, compile included (as the pipeline runs it). */
+#include "backends/backend.h"
+#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/gemm.h"
+#include "models/random_model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    int sizes[8], nsizes;
+    int threads;
+    const char *isa;
+    int reference;
+    int unet_runs, vae_runs;
+    int te, unet, vae;
+} opts;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_bytes(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+static void cpu_name(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ') c++;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, cap, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* ---- FMA peak ---- */
+typedef struct {
+    const cpu_isa *isa;
+    int64_t iters;
+    double secs[256];
+    float sink;
+} peak_job;
+
+static void peak_task(void *p, int64_t task, int thread)
+{
+    peak_job *j = p;
+    double t = now_s();
+    float s;
+    j->isa->fma_loop(j->iters, &s);
+    j->secs[task] = now_s() - t;
+    j->sink += s * 0.0f;
+    (void)thread;
+}
+
+static double measure_peak(cpu_ctx *c, int threads)
+{
+    peak_job j;
+    memset(&j, 0, sizeof j);
+    j.isa = c->isa;
+    j.iters = 20000;
+    /* calibrate to ~0.3 s per thread */
+    for (;;) {
+        double t = now_s();
+        float s;
+        c->isa->fma_loop(j.iters, &s);
+        t = now_s() - t;
+        if (t > 0.05) {
+            j.iters = (int64_t)((double)j.iters * 0.3 / t);
+            break;
+        }
+        j.iters *= 4;
+    }
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        if (threads <= 1) {
+            peak_task(&j, 0, 0);
+        } else {
+            cpu_parallel(c, threads, peak_task, &j);
+        }
+        double total = 0;
+        for (int i = 0; i < (threads > 1 ? threads : 1); i++) total += (double)j.iters * c->isa->fma_flops / j.secs[i];
+        if (total > best) best = total;
+    }
+    return best / 1e9;
+}
+
+/* ---- stages ---- */
+typedef struct {
+    wsd_cpu_profile prof;
+    double wall, cpu, flops;
+    size_t arena;
+    double runs[16];
+    int nruns;
+} stage;
+
+static uint64_t rng_state = 0x1234567;
+static float randn(void)
+{
+    /* Box-Muller on a 64-bit LCG: inputs only */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    double u1 = ((rng_state >> 11) + 1.0) / 9007199254740993.0;
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    double u2 = (rng_state >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static double graph_flops(const wg_graph *g)
+{
+    double f = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op != WG_OP_RESHAPE) f += wg_node_flops(g, &g->nodes[i]);
+    return f;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Builds, compiles and runs one graph `runs` times (after `warm` untimed runs). */
+static int run_stage(wsd_backend *be, int is_fast, wg_graph *g, const char *const *in_names, float *const *in_data,
+                     int n_in, const char *out_name, float *out, size_t out_n, int warm, int runs, int time_compile, stage *st)
+{
+    wsd_err err = {0};
+    wg_plan plan = {0};
+    wsd_exec *ex = NULL;
+    memset(st, 0, sizeof *st);
+    double tc0 = now_s(), cc0 = cpu_s();
+    if (wg_plan_memory(g, &plan, &err) != WSD_OK || be->iface->compile(be, g, &plan, &ex, &err) != WSD_OK) {
+        fprintf(stderr, "compile: %s\n", err.msg);
+        return -1;
+    }
+    double compile_wall = now_s() - tc0, compile_cpu = cpu_s() - cc0;
+    st->arena = is_fast ? wsd_cpu_exec_arena_bytes(ex) : plan.arena_bytes;
+    for (int i = 0; i < n_in; i++) {
+        int t = wg_find(g, in_names[i]);
+        size_t bytes = (size_t)wg_numel(&g->t[t]) * wsd_dtype_size(g->t[t].dtype);
+        if (be->iface->set_input(ex, t, in_data[i], bytes, &err) != WSD_OK) {
+            fprintf(stderr, "input %s: %s\n", in_names[i], err.msg);
+            return -1;
+        }
+    }
+    st->flops = graph_flops(g);
+    for (int r = 0; r < warm + runs; r++) {
+        if (is_fast) wsd_cpu_exec_set_profile(ex, r >= warm ? &st->prof : NULL);
+        double t0 = now_s(), c0 = cpu_s();
+        if (be->iface->run(ex, NULL, NULL, &err) != WSD_OK) {
+            fprintf(stderr, "run: %s\n", err.msg);
+            return -1;
+        }
+        double dt = now_s() - t0, dc = cpu_s() - c0;
+        if (r >= warm) {
+            if (time_compile && r == warm) {
+                dt += compile_wall;
+                dc += compile_cpu;
+            }
+            st->runs[st->nruns++] = dt;
+            st->cpu += dc;
+        }
+    }
+    double sorted[16];
+    memcpy(sorted, st->runs, sizeof(double) * (size_t)st->nruns);
+    qsort(sorted, (size_t)st->nruns, sizeof(double), cmp_double);
+    st->wall = sorted[st->nruns / 2];
+    st->cpu /= st->nruns;
+    int ot = wg_find(g, out_name);
+    if (be->iface->get_output(ex, ot, out, out_n * sizeof(float), &err) != WSD_OK) {
+        fprintf(stderr, "output: %s\n", err.msg);
+        return -1;
+    }
+    be->iface->exec_free(ex);
+    return 0;
+}
+
+static void stats(const float *x, size_t n, double *mean, double *sd, int *finite)
+{
+    double s = 0, q = 0;
+    *finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(x[i])) *finite = 0;
+        s += x[i];
+        q += (double)x[i] * x[i];
+    }
+    *mean = s / (double)n;
+    *sd = sqrt(q / (double)n - *mean * *mean);
+}
+
+static void print_ops(const char *what, const stage *st, int runs)
+{
+    printf("  %-12s %-18s %6s %10s %9s %9s\n", what, "operator", "steps", "ms/run", "GFLOP", "GFLOP/s");
+    double tot_s = 0, tot_f = 0;
+    for (int op = 0; op < WG_OP_COUNT; op++) {
+        if (!st->prof.steps[op]) continue;
+        double s = st->prof.seconds[op] / runs, f = st->prof.flops[op] / runs;
+        tot_s += s;
+        tot_f += f;
+        printf("  %-12s %-18s %6lld %10.1f %9.2f %9.1f\n", "", wg_op_name((wg_op)op), (long long)(st->prof.steps[op] / runs),
+               s * 1e3, f / 1e9, s > 0 ? f / s / 1e9 : 0.0);
+    }
+    printf("  %-12s %-18s %6s %10.1f %9.2f %9.1f\n", "", "total", "", tot_s * 1e3, tot_f / 1e9, tot_s > 0 ? tot_f / tot_s / 1e9 : 0.0);
+}
+
+static int bench_size(const opts *o, int size)
+{
+    wsd_err err = {0};
+    random_model_opts ro;
+    random_model_default_opts(&ro);
+    ro.vae_encoder = 0; /* txt2img never reads it; a mapped checkpoint would not hold it in memory */
+    ro.text_encoder = o->te || o->unet;
+    ro.unet = o->unet;
+    ro.vae_decoder = o->vae;
+    wsd_model *m = NULL;
+    double t0 = now_s();
+    if (random_model_create_ex(NULL, NULL, NULL, 1234, &ro, &m, &err) != WSD_OK) {
+        fprintf(stderr, "random model: %s\n", err.msg);
+        return 1;
+    }
+    double weight_bytes = 0;
+    for (int c = 0; c < COMP_COUNT; c++) weight_bytes += (double)m->files[c].bytes.size;
+    double gen_s = now_s() - t0;
+
+    wsd_backend *be = NULL;
+    wsd_backend_options bo = {o->threads, 0};
+    wsd_status s = o->reference ? wsd_backend_cpu_ref_create(&bo, &be, &err) : wsd_backend_cpu_fast_create(&bo, o->isa, &be, &err);
+    if (s != WSD_OK) {
+        fprintf(stderr, "backend: %s\n", err.msg);
+        model_free(m);
+        return 1;
+    }
+    int fast = !o->reference;
+    int lat = size / 8, T = m->clip.max_positions, D = m->clip.hidden, B = 2;
+    printf("\n=== %dx%d (latent %dx%d), random f16 weights %.2f GB (made in %.1f s), UNet batch 2 (CFG) ===\n", size, size, lat, lat,
+           weight_bytes / 1e9, gen_s);
+    fflush(stdout);
+
+    float *emb = malloc((size_t)B * T * D * sizeof(float));
+    stage te = {0}, un = {0}, va = {0};
+    int rc = 0;
+    /* text encoder: [uncond, cond] */
+    {
+        int32_t *ids = malloc((size_t)B * T * sizeof(int32_t));
+        for (int i = 0; i < B * T; i++) ids[i] = (int32_t)((uint64_t)(i * 2654435761u) % (uint64_t)(m->clip.vocab - 2));
+        wg_graph *g = model_graph_new(m, COMP_TEXT_ENCODER);
+        clip_build(g, &m->clip, B, NULL);
+        const char *names[1] = {"input_ids"};
+        float *data[1] = {(float *)(void *)ids};
+        if (run_stage(be, fast, g, names, data, 1, "last_hidden_state", emb, (size_t)B * T * D, 1, 3, 0, &te) != 0) rc = 1;
+        wg_free(g);
+        free(ids);
+    }
+    if (!rc && o->unet) {
+        size_t n = (size_t)B * 4 * lat * lat;
+        float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)), ts[2] = {500.0f, 500.0f};
+        for (size_t i = 0; i < n; i++) x[i] = randn();
+        wg_graph *g = model_graph_new(m, COMP_UNET);
+        unet_build(g, &m->unet, B, lat, lat, T, NULL);
+        const char *names[3] = {"sample", "timestep", "encoder_hidden_states"};
+        float *data[3] = {x, ts, emb};
+        if (run_stage(be, fast, g, names, data, 3, "out", y, n, 1, o->unet_runs, 0, &un) != 0) rc = 1;
+        double mean, sd;
+        int fin;
+        stats(y, n, &mean, &sd, &fin);
+        if (!rc) printf("UNet output: mean %.3g std %.3g%s\n", mean, sd, fin ? "" : "  NON-FINITE");
+        wg_free(g);
+        free(x);
+        free(y);
+    }
+    if (!rc && o->vae) {
+        size_t n = (size_t)4 * lat * lat, npix = (size_t)3 * size * size;
+        float *x = malloc(n * sizeof(float)), *img = malloc(npix * sizeof(float));
+        for (size_t i = 0; i < n; i++) x[i] = randn();
+        wg_graph *g = model_graph_new(m, COMP_VAE);
+        vae_decoder_build(g, &m->vae, 1, lat, lat, NULL);
+        const char *names[1] = {"latents"};
+        float *data[1] = {x};
+        if (run_stage(be, fast, g, names, data, 1, "image", img, npix, 0, o->vae_runs, 1, &va) != 0) rc = 1;
+        double mean, sd;
+        int fin;
+        stats(img, npix, &mean, &sd, &fin);
+        if (!rc) printf("VAE output: mean %.3g std %.3g%s\n", mean, sd, fin ? "" : "  NON-FINITE");
+        wg_free(g);
+        free(x);
+        free(img);
+    }
+    if (rc) {
+        wsd_backend_destroy(be);
+        model_free(m);
+        free(emb);
+        return rc;
+    }
+    double rss = peak_rss_bytes();
+    printf("%-22s %9s %9s %9s %9s %10s\n", "stage", "wall s", "cpu s", "GFLOP", "GFLOP/s", "arena MB");
+    printf("%-22s %9.3f %9.3f %9.1f %9.1f %10.1f\n", "text encoder (B=2)", te.wall, te.cpu, te.flops / 1e9, te.flops / te.wall / 1e9, te.arena / 1e6);
+    if (o->unet)
+        printf("%-22s %9.3f %9.3f %9.1f %9.1f %10.1f\n", "UNet per CFG step", un.wall, un.cpu, un.flops / 1e9, un.flops / un.wall / 1e9, un.arena / 1e6);
+    if (o->vae)
+        printf("%-22s %9.3f %9.3f %9.1f %9.1f %10.1f\n", "VAE decode", va.wall, va.cpu, va.flops / 1e9, va.flops / va.wall / 1e9, va.arena / 1e6);
+    if (o->unet) {
+        printf("UNet step runs (s):");
+        for (int i = 0; i < un.nruns; i++) printf(" %.3f", un.runs[i]);
+        printf("\n");
+    }
+    if (o->vae && va.nruns > 1) {
+        printf("VAE runs (s, first includes compile):");
+        for (int i = 0; i < va.nruns; i++) printf(" %.3f", va.runs[i]);
+        printf("\n");
+    }
+    printf("peak RSS %.3f GB (%.3f GiB); weights %.3f GB\n", rss / 1e9, rss / 1073741824.0, weight_bytes / 1e9);
+    if (fast) {
+        printf("per operator (wall time inside the runs):\n");
+        if (o->unet) print_ops("UNet step", &un, un.nruns);
+        if (o->vae) print_ops("VAE decode", &va, va.nruns);
+    }
+    static const struct { int size; double step, step_fa, vae, rss; } sdcpp[] = {
+        {128, 1.96, 0, 5.2, 0}, {256, 8.8, 7.5, 19.4, 2.49}, {512, 48.5, 31.6, 72.7, 3.78},
+    };
+    for (size_t i = 0; i < sizeof sdcpp / sizeof *sdcpp; i++)
+        if (sdcpp[i].size == size) {
+            printf("stable-diffusion.cpp (2 threads, f16, issue 8): step %.2f s%s", sdcpp[i].step, sdcpp[i].step_fa > 0 ? "" : "");
+            if (sdcpp[i].step_fa > 0) printf(" (%.1f s flash attention)", sdcpp[i].step_fa);
+            printf(", VAE %.1f s", sdcpp[i].vae);
+            if (sdcpp[i].rss > 0) printf(", peak RSS %.2f GB", sdcpp[i].rss);
+            printf("\n");
+        }
+    fflush(stdout);
+    wsd_backend_destroy(be);
+    model_free(m);
+    free(emb);
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_cpu [--size 128|256|512]... [--threads N] [--isa portable|avx2|avx512] [--reference]\n"
+                    "                 [--unet-runs N] [--vae-runs N] [--parts te,unet,vae]\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.unet_runs = 3;
+    o.vae_runs = 1;
+    o.te = o.unet = o.vae = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--size") && v) {
+            if (o.nsizes < 8) o.sizes[o.nsizes++] = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--threads") && v) {
+            o.threads = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--isa") && v) {
+            o.isa = v;
+            i++;
+        } else if (!strcmp(a, "--reference")) {
+            o.reference = 1;
+        } else if (!strcmp(a, "--unet-runs") && v) {
+            o.unet_runs = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--vae-runs") && v) {
+            o.vae_runs = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--parts") && v) {
+            o.te = strstr(v, "te") != NULL;
+            o.unet = strstr(v, "unet") != NULL;
+            o.vae = strstr(v, "vae") != NULL;
+            i++;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (o.unet_runs < 1) o.unet_runs = 1;
+    if (o.unet_runs > 15) o.unet_runs = 15;
+    if (o.vae_runs < 1) o.vae_runs = 1;
+    if (o.vae_runs > 15) o.vae_runs = 15;
+    for (int i = 0; i < o.nsizes; i++)
+        if (o.sizes[i] < 64 || o.sizes[i] % 64) {
+            fprintf(stderr, "--size %d: use a multiple of 64 (128, 256, 512)\n", o.sizes[i]);
+            return 2;
+        }
+    if (!o.nsizes) o.sizes[o.nsizes++] = 128;
+
+    char cpu[256];
+    cpu_name(cpu, sizeof cpu);
+    time_t now = time(NULL);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M", localtime(&now));
+    cpu_ctx *c = cpu_ctx_create(o.threads, o.isa ? cpu_isa_by_name(o.isa) : NULL);
+    if (!c) {
+        fprintf(stderr, "cannot create the thread pool\n");
+        return 1;
+    }
+    if (o.isa && !cpu_isa_by_name(o.isa)) {
+        fprintf(stderr, "--isa %s: not available on this machine\n", o.isa);
+        return 2;
+    }
+    printf("wsd CPU benchmark, %s, %s (%ld online CPUs), load average at start:", date, cpu, sysconf(_SC_NPROCESSORS_ONLN));
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        char l[128] = {0};
+        if (fgets(l, sizeof l, la)) printf(" %.*s", (int)strcspn(l, " "), l);
+        fclose(la);
+    }
+    printf("\nbackend %s, isa %s, %d threads\n", o.reference ? "reference (float32 weights)" : "fast", o.reference ? "-" : c->isa->name, c->threads);
+    double p1 = measure_peak(c, 1), pn = c->threads > 1 ? measure_peak(c, c->threads) : p1;
+    printf("measured FMA peak (%s): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", c->isa->name, p1, c->threads, pn);
+    cpu_ctx_free(c);
+    fflush(stdout);
+
+    int rc = 0;
+    for (int i = 0; i < o.nsizes; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc |= bench_size(&o, o.sizes[i]);
+            continue;
+        }
+        if (pid == 0) _exit(bench_size(&o, o.sizes[i]));
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+            fprintf(stderr, "size %d failed\n", o.sizes[i]);
+            rc = 1;
+        }
+    }
+    return rc;
+}

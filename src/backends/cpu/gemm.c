@@ -1,0 +1,437 @@
+/* Packed GEMM driver, operand packing and the execution context (gemm.h). */
+#include "backends/cpu/gemm.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- context ---- */
+
+static float *alloc_floats(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+cpu_ctx *cpu_ctx_create(int threads, const cpu_isa *isa)
+{
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->pool = wsd_pool_create(threads);
+    c->threads = wsd_pool_threads(c->pool);
+    c->isa = isa ? isa : cpu_isa_get();
+    c->scratch = calloc((size_t)c->threads, sizeof *c->scratch);
+    if (!c->scratch) {
+        cpu_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cpu_ctx_free(cpu_ctx *c)
+{
+    if (!c) return;
+    if (c->scratch)
+        for (int i = 0; i < c->threads; i++) free(c->scratch[i]);
+    free(c->scratch);
+    free(c->shared);
+    wsd_pool_free(c->pool);
+    free(c);
+}
+
+int cpu_ctx_reserve(cpu_ctx *c, size_t per_thread, size_t shared)
+{
+    if (per_thread > c->scratch_floats) {
+        per_thread += per_thread / 4; /* room to grow without reallocating every time */
+        for (int i = 0; i < c->threads; i++) {
+            free(c->scratch[i]);
+            c->scratch[i] = alloc_floats(per_thread);
+        }
+        c->scratch_floats = per_thread;
+        for (int i = 0; i < c->threads; i++)
+            if (!c->scratch[i]) {
+                c->scratch_floats = 0;
+                return -1;
+            }
+    }
+    if (shared > c->shared_floats) {
+        free(c->shared);
+        c->shared = alloc_floats(shared);
+        c->shared_floats = c->shared ? shared : 0;
+        if (!c->shared) return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    cpu_task_fn fn;
+    void *ctx;
+    int64_t n;
+    _Atomic int64_t next;
+} par_state;
+
+static void par_worker(void *p, int64_t begin, int64_t end)
+{
+    par_state *s = p;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t task;
+        while ((task = atomic_fetch_add(&s->next, 1)) < s->n)
+            s->fn(s->ctx, task, (int)t);
+    }
+}
+
+void cpu_parallel(cpu_ctx *c, int64_t n, cpu_task_fn fn, void *ctx)
+{
+    if (n <= 0) return;
+    if (c->threads <= 1 || n == 1) {
+        for (int64_t t = 0; t < n; t++) fn(ctx, t, 0);
+        return;
+    }
+    par_state s;
+    s.fn = fn;
+    s.ctx = ctx;
+    s.n = n;
+    atomic_init(&s.next, 0);
+    wsd_parallel_for(c->pool, n < c->threads ? n : c->threads, par_worker, &s);
+}
+
+/* ---- packing ---- */
+
+static void to_f32(wsd_dtype dt, const void *p, int64_t off, int64_t n, float *dst, const cpu_isa *isa)
+{
+    if (dt == WSD_DT_F32) {
+        memcpy(dst, (const float *)p + off, (size_t)n * sizeof(float));
+    } else if (dt == WSD_DT_F16) {
+        isa->f16_to_f32((const uint16_t *)p + off, dst, n);
+    } else {
+        const unsigned char *b = (const unsigned char *)p + 2 * off;
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, b + 2 * i, 2);
+            dst[i] = wsd_bf16_to_f32(h);
+        }
+    }
+}
+
+static void pack_rows(const gemm_src *s, int64_t i0, int64_t ni, int64_t k0, int64_t nk, int w, float *dst,
+                      const cpu_isa *isa, float *tmp)
+{
+    float sc = s->scale != 0.0f ? s->scale : 1.0f;
+    for (int64_t sl = 0; sl * w < ni; sl++) {
+        float *d = dst + sl * w * nk;
+        int64_t cnt = ni - sl * w < w ? ni - sl * w : w;
+        for (int64_t i = 0; i < w; i++) {
+            if (i >= cnt) {
+                for (int64_t k = 0; k < nk; k++) d[k * w + i] = 0.0f;
+                continue;
+            }
+            int64_t row = i0 + sl * w + i;
+            const float *src;
+            if (s->dt == WSD_DT_F32) {
+                src = (const float *)s->p + row * s->ld + k0;
+            } else {
+                to_f32(s->dt, s->p, row * s->ld + k0, nk, tmp, isa);
+                src = tmp;
+            }
+            if (sc == 1.0f)
+                for (int64_t k = 0; k < nk; k++) d[k * w + i] = src[k];
+            else
+                for (int64_t k = 0; k < nk; k++) d[k * w + i] = src[k] * sc;
+        }
+    }
+}
+
+static void pack_cols(const gemm_src *s, int64_t i0, int64_t ni, int64_t k0, int64_t nk, int w, float *dst, const cpu_isa *isa)
+{
+    float sc = s->scale != 0.0f ? s->scale : 1.0f;
+    for (int64_t sl = 0; sl * w < ni; sl++) {
+        float *d = dst + sl * w * nk;
+        int64_t cnt = ni - sl * w < w ? ni - sl * w : w;
+        for (int64_t k = 0; k < nk; k++) {
+            float *dk = d + k * w;
+            to_f32(s->dt, s->p, (k0 + k) * s->ld + i0 + sl * w, cnt, dk, isa);
+            for (int64_t i = cnt; i < w; i++) dk[i] = 0.0f;
+            if (sc != 1.0f)
+                for (int64_t i = 0; i < cnt; i++) dk[i] *= sc;
+        }
+    }
+}
+
+#define SEG_MAX 256
+
+static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
+
+/* One sliver whose w columns are w consecutive pixels of one output row:
+ * for each (ci, ky) the input row segment under the sliver is gathered once
+ * (zero padding, upsampling, GroupNorm affine + SiLU applied there) and the
+ * kw taps are shifted copies of it. */
+static void pack_conv_row(const conv_geom *g, int64_t n, int64_t oy, int64_t ox, int64_t k0, int64_t nk, int w,
+                          float *d, const cpu_isa *isa, float *seg)
+{
+    const int64_t khw = g->kh * g->kw, Hu = g->H * g->up, Wu = g->W * g->up;
+    const int64_t L = (w - 1) * g->stride + g->kw;
+    const int64_t ix0 = ox * g->stride - g->pad_l;
+    int64_t t0 = ix0 < 0 ? -ix0 : 0, t1 = Wu - ix0 < L ? Wu - ix0 : L;
+    if (t1 < t0) t1 = t0;
+    int64_t k = k0, kend = k0 + nk;
+    while (k < kend) {
+        int64_t ci = k / khw, r = k % khw, ky = r / g->kw, kx = r % g->kw;
+        int64_t run = g->kw - kx;
+        if (run > kend - k) run = kend - k;
+        float *dk = d + (k - k0) * w;
+        int64_t iy = oy * g->stride - g->pad_t + ky;
+        if (iy < 0 || iy >= Hu) {
+            memset(dk, 0, (size_t)(run * w) * sizeof(float));
+            k += run;
+            continue;
+        }
+        const float *row = g->x + ((n * g->Ci + ci) * g->H + iy / g->up) * g->W;
+        const float *sp;
+        if (g->up == 1 && t0 == 0 && t1 == L && !g->ta) {
+            sp = row + ix0;
+        } else {
+            for (int64_t t = 0; t < t0; t++) seg[t] = 0.0f;
+            for (int64_t t = t1; t < L; t++) seg[t] = 0.0f;
+            if (g->up == 1) memcpy(seg + t0, row + ix0 + t0, (size_t)(t1 - t0) * sizeof(float));
+            else
+                for (int64_t t = t0; t < t1; t++) seg[t] = row[(ix0 + t) / g->up];
+            if (g->ta) {
+                int64_t c = n * g->Ci + ci;
+                isa->affine(seg + t0, seg + t0, t1 - t0, g->tm[c], g->ta[c], g->tb[c], g->silu);
+            }
+            sp = seg;
+        }
+        for (int64_t q = 0; q < run; q++) {
+            const float *src = sp + kx + q;
+            float *dq = dk + q * w;
+            if (g->stride == 1) memcpy(dq, src, (size_t)w * sizeof(float));
+            else
+                for (int t = 0; t < w; t++) dq[t] = src[t * g->stride];
+        }
+        k += run;
+    }
+}
+
+static void pack_conv(const conv_geom *g, int64_t j0, int64_t nj, int64_t k0, int64_t nk, int w, float *dst, const cpu_isa *isa, float *tmp)
+{
+    const int64_t HWo = g->Ho * g->Wo, khw = g->kh * g->kw, Hu = g->H * g->up, Wu = g->W * g->up;
+    for (int64_t s = 0; s * w < nj; s++) {
+        float *d = dst + s * w * nk;
+        int64_t jb = j0 + s * w, cnt = nj - s * w < w ? nj - s * w : w;
+        int64_t n = jb / HWo, p = jb % HWo, oy = p / g->Wo, ox = p % g->Wo;
+        if (cnt == w && ox + w <= g->Wo && (w - 1) * g->stride + g->kw <= SEG_MAX) {
+            pack_conv_row(g, n, oy, ox, k0, nk, w, d, isa, tmp);
+            continue;
+        }
+        /* general: columns anywhere (several rows or images), element by element */
+        int64_t cn[64], cy[64], cx[64];
+        for (int c = 0; c < w && c < 64; c++) {
+            int64_t j = jb + c, pp = j % HWo;
+            cn[c] = j / HWo;
+            cy[c] = (pp / g->Wo) * g->stride - g->pad_t;
+            cx[c] = (pp % g->Wo) * g->stride - g->pad_l;
+        }
+        for (int64_t k = k0; k < k0 + nk; k++) {
+            int64_t ci = k / khw, r = k % khw, ky = r / g->kw, kx = r % g->kw;
+            float *dk = d + (k - k0) * w;
+            for (int c = 0; c < w; c++) {
+                float v = 0.0f;
+                int64_t iy = cy[c] + ky, ix = cx[c] + kx;
+                if (c < cnt && iy >= 0 && iy < Hu && ix >= 0 && ix < Wu) {
+                    int64_t ch = cn[c] * g->Ci + ci;
+                    v = g->x[(ch * g->H + iy / g->up) * g->W + ix / g->up];
+                    if (g->ta) {
+                        v = (v - g->tm[ch]) * g->ta[ch] + g->tb[ch];
+                        if (g->silu) v = silu1(v);
+                    }
+                }
+                dk[c] = v;
+            }
+        }
+    }
+}
+
+void gemm_pack(const gemm_src *src, int64_t i0, int64_t ni, int64_t k0, int64_t nk, int w, float *dst, const cpu_isa *isa, float *tmp)
+{
+    switch (src->kind) {
+    case GS_ROWS: pack_rows(src, i0, ni, k0, nk, w, dst, isa, tmp); break;
+    case GS_COLS: pack_cols(src, i0, ni, k0, nk, w, dst, isa); break;
+    case GS_CONV: pack_conv(src->conv, i0, ni, k0, nk, w, dst, isa, tmp); break;
+    }
+}
+
+/* ---- driver ---- */
+
+typedef struct {
+    cpu_ctx *ctx;
+    const cpu_kernel *kern;
+    int64_t M, N, K;
+    const gemm_src *A, *B;
+    const gemm_out *C;
+    int64_t unit;         /* k blocks are multiples of this (kh*kw for convolutions) */
+    int64_t kb;           /* k block (a multiple of unit) */
+    int64_t nt, mt, mc;   /* columns per task, rows per task, rows per A block */
+    int64_t n_nchunks, n_mchunks;
+    int has_epi;
+} gemm_job;
+
+static inline float epi_value(const gemm_out *o, int64_t M, int64_t m, int64_t n, int64_t g, int64_t idx)
+{
+    float v = 0.0f;
+    if (o->bias_m) v += o->bias_m[m];
+    if (o->bias_n) v += o->bias_n[n];
+    if (o->bias_gm) v += o->bias_gm[g * M + m];
+    if (o->res) v += o->res[idx];
+    return v;
+}
+
+static void tile(const gemm_job *j, int64_t kb, const float *a, const float *b, int64_t m, int64_t n,
+                 int64_t rows, int64_t cols, int first, float *tmp)
+{
+    const gemm_out *o = j->C;
+    const int mr = j->kern->mr, nr = j->kern->nr;
+    int64_t ng = o->ncol_group ? o->ncol_group : j->N;
+    int64_t g = n / ng, r = n - g * ng;
+    if (rows == mr && cols == nr && r + nr <= ng) {
+        float *cp = o->c + g * o->group_stride + m * o->ldc + r;
+        if (!first) {
+            j->kern->fn(kb, a, b, cp, o->ldc, 1);
+        } else if (j->has_epi) {
+            for (int i = 0; i < mr; i++) {
+                int64_t base = g * o->group_stride + (m + i) * o->ldc + r;
+                for (int c = 0; c < nr; c++) o->c[base + c] = epi_value(o, j->M, m + i, n + c, g, base + c);
+            }
+            j->kern->fn(kb, a, b, cp, o->ldc, 1);
+        } else {
+            j->kern->fn(kb, a, b, cp, o->ldc, 0);
+        }
+        return;
+    }
+    j->kern->fn(kb, a, b, tmp, nr, 0);
+    for (int64_t c = 0; c < cols; c++) {
+        int64_t nn = n + c, gg = nn / ng, rr = nn - gg * ng;
+        for (int64_t i = 0; i < rows; i++) {
+            int64_t idx = gg * o->group_stride + (m + i) * o->ldc + rr;
+            float v = tmp[i * nr + c];
+            if (first) v += epi_value(o, j->M, m + i, nn, gg, idx);
+            else v += o->c[idx];
+            o->c[idx] = v;
+        }
+    }
+}
+
+static void gemm_task(void *p, int64_t task, int thread)
+{
+    const gemm_job *j = p;
+    const int mr = j->kern->mr, nr = j->kern->nr;
+    int64_t ni = task / j->n_mchunks, mi = task % j->n_mchunks;
+    int64_t n0 = ni * j->nt, nn = j->N - n0 < j->nt ? j->N - n0 : j->nt;
+    int64_t m0 = mi * j->mt, mm = j->M - m0 < j->mt ? j->M - m0 : j->mt;
+    if (nn <= 0 || mm <= 0) return;
+    const int64_t nt_r = (j->nt + nr - 1) / nr * nr, mc_r = (j->mc + mr - 1) / mr * mr;
+    float *Bp = j->ctx->scratch[thread];
+    float *Ap = Bp + nt_r * j->kb;
+    float *Ct = Ap + mc_r * j->kb;
+    float *tmp = Ct + 64 * 64;
+    const cpu_isa *isa = j->ctx->isa;
+    for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
+        int64_t kb = j->K - k0 < j->kb ? j->K - k0 : j->kb;
+        gemm_pack(j->B, n0, nn, k0, kb, nr, Bp, isa, tmp);
+        for (int64_t mb = m0; mb < m0 + mm; mb += j->mc) {
+            int64_t mcb = m0 + mm - mb < j->mc ? m0 + mm - mb : j->mc;
+            gemm_pack(j->A, mb, mcb, k0, kb, mr, Ap, isa, tmp);
+            for (int64_t js = 0; js * nr < nn; js++) {
+                int64_t cols = nn - js * nr < nr ? nn - js * nr : nr;
+                const float *b = Bp + js * nr * kb;
+                for (int64_t is = 0; is * mr < mcb; is++) {
+                    int64_t rows = mcb - is * mr < mr ? mcb - is * mr : mr;
+                    tile(j, kb, Ap + is * mr * kb, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
+                }
+            }
+        }
+    }
+}
+
+static void plan_job(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K,
+                     const gemm_src *B, int flags, gemm_job *j)
+{
+    const cpu_isa *isa = ctx->isa;
+    const int mr = kern->mr, nr = kern->nr;
+    memset(j, 0, sizeof *j);
+    j->M = M;
+    j->N = N;
+    j->K = K;
+    j->kern = kern;
+    j->unit = B->kind == GS_CONV ? B->conv->kh * B->conv->kw : 1;
+    if (flags & GEMM_ONE_KBLOCK) {
+        j->kb = K;
+    } else {
+        int64_t units = (K + j->unit - 1) / j->unit;
+        int64_t per = isa->kc / j->unit > 0 ? isa->kc / j->unit : 1;
+        int64_t nblk = (units + per - 1) / per;
+        if (units <= per + per / 4) nblk = 1; /* slightly over kc: one block */
+        j->kb = (units + nblk - 1) / nblk * j->unit;
+    }
+    int64_t nt = (isa->nc + nr - 1) / nr * nr;
+    if (nt >= N) nt = (N + nr - 1) / nr * nr;
+    j->nt = nt;
+    j->n_nchunks = (N + nt - 1) / nt;
+    j->mc = (isa->mc + mr - 1) / mr * mr;
+    j->n_mchunks = 1;
+    j->mt = M;
+    int want = ctx->threads > 1 ? 3 * ctx->threads : 1;
+    if (j->n_nchunks < want && M > j->mc) {
+        int64_t mblocks = (M + mr - 1) / mr;
+        int64_t split = (want + j->n_nchunks - 1) / j->n_nchunks;
+        if (split > mblocks) split = mblocks;
+        j->mt = ((mblocks + split - 1) / split) * mr;
+        if (j->mt < j->mc) j->mc = j->mt;
+        j->n_mchunks = (M + j->mt - 1) / j->mt;
+    }
+}
+
+static size_t job_scratch(const gemm_job *j)
+{
+    int64_t nt_r = (j->nt + j->kern->nr - 1) / j->kern->nr * j->kern->nr, mc_r = (j->mc + j->kern->mr - 1) / j->kern->mr * j->kern->mr;
+    return (size_t)(nt_r * j->kb + mc_r * j->kb + 64 * 64 + j->kb + SEG_MAX + 256);
+}
+
+size_t gemm_scratch_floats(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K, int64_t unit, int flags)
+{
+    if (!kern) kern = &ctx->isa->gemm;
+    conv_geom cg;
+    memset(&cg, 0, sizeof cg);
+    cg.kh = unit > 0 ? unit : 1;
+    cg.kw = 1;
+    gemm_src b = {GS_CONV, WSD_DT_F32, NULL, 0, 0, &cg};
+    gemm_job j;
+    plan_job(ctx, kern, M, N, K, &b, flags, &j);
+    return job_scratch(&j);
+}
+
+int gemm_run(cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K,
+             const gemm_src *A, const gemm_src *B, const gemm_out *C, int flags)
+{
+    if (M <= 0 || N <= 0) return 0;
+    if (!kern) kern = &ctx->isa->gemm;
+    if (K <= 0) { /* C = epilogue only */
+        int64_t ng = C->ncol_group ? C->ncol_group : N;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t m = 0; m < M; m++) {
+                int64_t g = n / ng, idx = g * C->group_stride + m * C->ldc + (n - g * ng);
+                C->c[idx] = epi_value(C, M, m, n, g, idx);
+            }
+        return 0;
+    }
+    gemm_job j;
+    plan_job(ctx, kern, M, N, K, B, flags, &j);
+    if (cpu_ctx_reserve(ctx, job_scratch(&j), 0) != 0) return -1;
+    j.ctx = ctx;
+    j.A = A;
+    j.B = B;
+    j.C = C;
+    j.has_epi = C->bias_m || C->bias_n || C->bias_gm || C->res;
+    cpu_parallel(ctx, j.n_nchunks * j.n_mchunks, gemm_task, &j);
+    return 0;
+}

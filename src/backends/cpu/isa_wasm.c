@@ -1,0 +1,2 @@
+#include "backends/cpu/isa.h"
+const cpu_isa *cpu_isa_wasm(void) { return 0; }
