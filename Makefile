@@ -34,3 +34,19 @@ wasm:
 
 serve: wasm
 	node web/server.mjs --port $(PORT)
+
+# [issue 7: reliability] Fuzzing and the sanitizer run.
+#   make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGETS="json png"]  builds the libFuzzer
+#     targets (clang-14, ASan+UBSan) in build-fuzz and runs each in turn, niced;
+#     new inputs stay in build-fuzz/corpus-*, crashes in build-fuzz/fuzz_*-crash-*.
+#   make test-asan  the test suite under ASan+UBSan+LSan (tests/sanitizers.sh,
+#     tree $(BUILD)-asan); `make test` runs it too, as the ctest test "sanitizers".
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+.PHONY: fuzz test-asan
+fuzz:
+	bash fuzz/fuzz.sh build build-fuzz clang-14 $(CURDIR)/../shared
+	@set -e; for t in $(FUZZ_TARGETS); do nice bash fuzz/fuzz.sh run build-fuzz fuzz_$$t $(FUZZ_SECONDS); done
+
+test-asan:
+	WSD_SOURCE_DIR=$(CURDIR) WSD_BINARY_DIR=$(CURDIR)/$(BUILD) bash tests/sanitizers.sh

@@ -96,10 +96,12 @@ export function createServer({ webRoot = HERE, defaultModel = null, modelsDirs =
     const file = safeJoin(dir, normRel);
     if (!file) return send(404, 'not found\n');
     fs.realpath(file, (err, real) => {
-      // symlinks must not lead out of the mount either
+      // symlinks must not lead out of the mount either, nor into a denied part of it
       if (err || (real !== dir && !real.startsWith(dir + path.sep))) {
         return send(404, 'not found\n');
       }
+      const realRel = path.relative(dir, real).split(path.sep).join('/');
+      if (deny.some((re) => re.test(realRel))) return send(404, 'not found\n');
       fs.stat(real, (err2, st) => {
         if (err2) return send(404, 'not found\n');
         if (!st.isFile()) return send(404, 'not found\n'); // no directory listings
