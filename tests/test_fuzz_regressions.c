@@ -52,8 +52,70 @@ static void duplicate_metadata(void)
     expect("fuzz corpus file regression_two_metadata", st_open(seed, &f, &err), &err, WSD_ERR_FORMAT, "__metadata__ appears twice");
 }
 
+/* fuzz_checkpoint: CompVis block numbers were used in int arithmetic as
+ * parsed, so "input_blocks.-2147483648" computed INT_MIN - 1 and
+ * "decoder.up.-2147483648" 3 - INT_MIN (signed overflow, UBSan). Negative or
+ * out-of-range block numbers now make the name one wsd ignores. */
+static void compvis_block_numbers(void)
+{
+    static const char *const names[] = {
+        "model.diffusion_model.input_blocks.-2147483648.0.in_layers.0.weight",
+        "model.diffusion_model.input_blocks.1.-2147483648.norm.weight",
+        "model.diffusion_model.input_blocks.0.1.norm.weight",
+        "model.diffusion_model.middle_block.-2147483648.in_layers.0.weight",
+        "model.diffusion_model.output_blocks.-2147483648.0.in_layers.0.weight",
+        "model.diffusion_model.output_blocks.2.-1.conv.weight",
+        "first_stage_model.decoder.up.-2147483648.block.0.conv1.weight",
+        "first_stage_model.decoder.up.4.block.0.conv1.weight",
+        "first_stage_model.encoder.down.-1.block.0.conv1.weight",
+        "first_stage_model.encoder.down.0.block.-2147483648.conv1.weight",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        model_component c;
+        char out[512];
+        int r = compvis_to_diffusers(names[i], &c, out, sizeof out);
+        tu_checks++;
+        if (r != -1) tu_failures++;
+        fprintf(r == -1 ? stdout : stderr, "%-4s %-56.56s ignored%s%s\n", r == -1 ? "ok" : "FAIL", names[i], r == -1 ? "" : ", mapped to ",
+                r == -1 ? "" : out);
+    }
+    /* real names still map */
+    model_component c;
+    char out[512];
+    CHECK(compvis_to_diffusers("model.diffusion_model.input_blocks.4.1.proj_in.weight", &c, out, sizeof out) == 0 && c == COMP_UNET &&
+          !strcmp(out, "down_blocks.1.attentions.0.proj_in.weight"));
+    CHECK(compvis_to_diffusers("first_stage_model.decoder.up.3.block.0.conv1.weight", &c, out, sizeof out) == 0 && c == COMP_VAE &&
+          !strcmp(out, "decoder.up_blocks.0.resnets.0.conv1.weight"));
+    /* the committed inputs, as single-file checkpoints */
+    const char *seeds[] = {"regression_input_blocks_int_min", "regression_vae_up_int_min"};
+    for (int k = 0; k < 2; k++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/fuzz/corpus/checkpoint/%s", WSD_SOURCE_DIR, seeds[k]);
+        FILE *f = fopen(p, "rb");
+        char hdr[4096];
+        size_t n = f ? fread(hdr, 1, sizeof hdr - 1, f) : 0;
+        if (f) fclose(f);
+        CHECKF(n > 0, "%s unreadable", p);
+        hdr[n] = 0;
+        size_t total;
+        uint8_t *b = with_prefix(hdr, 8, &total);
+        snprintf(p, sizeof p, "%s/%s.safetensors", tu_tmpdir(), seeds[k]);
+        wsd_err err = {0};
+        FILE *o = fopen(p, "wb");
+        if (o) {
+            fwrite(b, 1, total, o);
+            fclose(o);
+        }
+        free(b);
+        wsd_model *m = NULL;
+        expect(seeds[k], model_load_path(p, &m, &err), &err, WSD_ERR_FORMAT, "no SD 1.x");
+        model_free(m);
+    }
+}
+
 int main(void)
 {
     duplicate_metadata();
+    compvis_block_numbers();
     return tu_finish();
 }

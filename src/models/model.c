@@ -243,6 +243,7 @@ static int map_unet(const char *n, char *out, size_t cap, int layers)
     if (!strncmp(n, "out.2.", 6)) { snprintf(out, cap, "conv_out.%s", n + 6); return 0; }
     if (!strncmp(n, "input_blocks.0.0.", 17)) { snprintf(out, cap, "conv_in.%s", n + 17); return 0; }
     if (sscanf(n, "input_blocks.%d.%d.%n", &a, &b, &consumed) == 2 && consumed) {
+        if (a < 1 || b < 0) return -1; /* block indices are small and positive (input_blocks.0 is conv_in) */
         const char *rest = n + consumed;
         int level = (a - 1) / (layers + 1), j = (a - 1) % (layers + 1);
         if (j == layers) { /* the downsampler slot */
@@ -259,6 +260,7 @@ static int map_unet(const char *n, char *out, size_t cap, int layers)
         return 0;
     }
     if (sscanf(n, "middle_block.%d.%n", &a, &consumed) == 1 && consumed) {
+        if (a < 0) return -1;
         const char *rest = n + consumed;
         if (a == 1) { snprintf(out, cap, "mid_block.attentions.0.%s", rest); return 0; }
         if (map_unet_resnet(rest, inner, sizeof inner)) return -1;
@@ -266,6 +268,7 @@ static int map_unet(const char *n, char *out, size_t cap, int layers)
         return 0;
     }
     if (sscanf(n, "output_blocks.%d.%d.%n", &a, &b, &consumed) == 2 && consumed) {
+        if (a < 0 || b < 0) return -1;
         const char *rest = n + consumed;
         int level = a / (layers + 1), j = a % (layers + 1);
         if (b == 0) {
@@ -305,11 +308,12 @@ static int map_vae(const char *n, char *out, size_t cap, int levels)
     }
     int is_down = !strncmp(r, "down.", 5);
     if ((is_down || !strncmp(r, "up.", 3)) && sscanf(r + (is_down ? 5 : 3), "%d.%n", &a, &consumed) == 1 && consumed) {
+        if (a < 0 || a >= levels) return -1; /* "up.N" counts from the bottom: levels - 1 - N must be a level */
         const char *rest = r + (is_down ? 5 : 3) + consumed;
         int level = is_down ? a : levels - 1 - a; /* CompVis numbers decoder up blocks bottom-up */
         const char *blocks = is_down ? "down_blocks" : "up_blocks";
         int c2 = 0;
-        if (sscanf(rest, "block.%d.%n", &b, &c2) == 1 && c2) {
+        if (sscanf(rest, "block.%d.%n", &b, &c2) == 1 && c2 && b >= 0) {
             map_vae_inner(rest + c2, inner, sizeof inner);
             snprintf(out, cap, "%s.%s.%d.resnets.%d.%s", part, blocks, level, b, inner);
             return 0;
