@@ -4,12 +4,14 @@
  * threads, and the machine's measured FMA peak beside the achieved rate.
  *
  *   bench_cpu [--size 128|256|512]... [--threads N] [--isa portable|avx2|avx512]
- *             [--reference] [--unet-runs N] [--vae-runs N] [--parts te,unet,vae]
+ *             [--reference] [--unet-runs N] [--vae-runs N] [--parts te,unet,vae] [--resident]
  *
  * Each size runs in its own child process, so its peak RSS is its own: the
- * weights of the text encoder, UNet and VAE decoder (as a txt2img pipeline
- * holds them; a mapped real checkpoint would not touch the VAE encoder) plus
- * activations and scratch. UNet time is the median of --unet-runs steps after
+ * weights of the text encoder, UNet and VAE decoder plus activations and
+ * scratch. The weights sit in a mapped (unlinked, temporary) file, as a real
+ * checkpoint does under model_load_path, so the pages a txt2img run never
+ * reads (most of the token embedding table; the VAE encoder, left out here)
+ * do not count; --resident keeps them in plain memory instead (all count). UNet time is the median of --unet-runs steps after
  * one warm-up step (the pipeline reuses one compiled UNet for every step);
  * VAE time is its first run, compile included (as the pipeline runs it). */
 #include "backends/backend.h"
@@ -33,6 +35,7 @@ typedef struct {
     int reference;
     int unet_runs, vae_runs;
     int te, unet, vae;
+    int resident;
 } opts;
 
 static double now_s(void)
@@ -54,6 +57,17 @@ static double peak_rss_bytes(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss * 1024.0;
+}
+
+/* Resident set now (from /proc/self/statm), 0 where unknown. */
+static double rss_now_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    long size = 0, res = 0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+    return (double)res * (double)sysconf(_SC_PAGESIZE);
 }
 
 static void cpu_name(char *buf, size_t cap)
@@ -135,6 +149,7 @@ typedef struct {
     size_t arena;
     double runs[16];
     int nruns;
+    double rss_before, rss_after, peak_after; /* after compile, after the runs, peak so far */
 } stage;
 
 static uint64_t rng_state = 0x1234567;
@@ -176,6 +191,7 @@ static int run_stage(wsd_backend *be, int is_fast, wg_graph *g, const char *cons
         return -1;
     }
     double compile_wall = now_s() - tc0, compile_cpu = cpu_s() - cc0;
+    st->rss_before = rss_now_bytes();
     st->arena = is_fast ? wsd_cpu_exec_arena_bytes(ex) : plan.arena_bytes;
     for (int i = 0; i < n_in; i++) {
         int t = wg_find(g, in_names[i]);
@@ -213,6 +229,15 @@ static int run_stage(wsd_backend *be, int is_fast, wg_graph *g, const char *cons
         fprintf(stderr, "output: %s\n", err.msg);
         return -1;
     }
+    st->rss_after = rss_now_bytes();
+    if (getenv("WSD_BENCH_SMAPS")) {
+        FILE *f = fopen("/proc/self/smaps_rollup", "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (!strncmp(line, "Rss", 3) || !strncmp(line, "Anonymous", 9) || !strncmp(line, "Pss_File", 8)) fprintf(stderr, "  %s", line);
+        if (f) fclose(f);
+    }
+    st->peak_after = peak_rss_bytes();
     be->iface->exec_free(ex);
     return 0;
 }
@@ -232,17 +257,19 @@ static void stats(const float *x, size_t n, double *mean, double *sd, int *finit
 
 static void print_ops(const char *what, const stage *st, int runs)
 {
-    printf("  %-12s %-18s %6s %10s %9s %9s\n", what, "operator", "steps", "ms/run", "GFLOP", "GFLOP/s");
-    double tot_s = 0, tot_f = 0;
+    printf("  %-12s %-18s %6s %10s %10s %9s %9s %11s\n", what, "operator", "steps", "ms/run", "cpu ms/run", "GFLOP", "GFLOP/s", "GFLOP/cpu-s");
+    double tot_s = 0, tot_c = 0, tot_f = 0;
     for (int op = 0; op < WG_OP_COUNT; op++) {
         if (!st->prof.steps[op]) continue;
-        double s = st->prof.seconds[op] / runs, f = st->prof.flops[op] / runs;
+        double s = st->prof.seconds[op] / runs, cs = st->prof.cpu_seconds[op] / runs, f = st->prof.flops[op] / runs;
         tot_s += s;
+        tot_c += cs;
         tot_f += f;
-        printf("  %-12s %-18s %6lld %10.1f %9.2f %9.1f\n", "", wg_op_name((wg_op)op), (long long)(st->prof.steps[op] / runs),
-               s * 1e3, f / 1e9, s > 0 ? f / s / 1e9 : 0.0);
+        printf("  %-12s %-18s %6lld %10.1f %10.1f %9.2f %9.1f %11.1f\n", "", wg_op_name((wg_op)op), (long long)(st->prof.steps[op] / runs),
+               s * 1e3, cs * 1e3, f / 1e9, s > 0 ? f / s / 1e9 : 0.0, cs > 0 ? f / cs / 1e9 : 0.0);
     }
-    printf("  %-12s %-18s %6s %10.1f %9.2f %9.1f\n", "", "total", "", tot_s * 1e3, tot_f / 1e9, tot_s > 0 ? tot_f / tot_s / 1e9 : 0.0);
+    printf("  %-12s %-18s %6s %10.1f %10.1f %9.2f %9.1f %11.1f\n", "", "total", "", tot_s * 1e3, tot_c * 1e3, tot_f / 1e9,
+           tot_s > 0 ? tot_f / tot_s / 1e9 : 0.0, tot_c > 0 ? tot_f / tot_c / 1e9 : 0.0);
 }
 
 static int bench_size(const opts *o, int size)
@@ -254,6 +281,7 @@ static int bench_size(const opts *o, int size)
     ro.text_encoder = o->te || o->unet;
     ro.unet = o->unet;
     ro.vae_decoder = o->vae;
+    ro.mapped = !o->resident;
     wsd_model *m = NULL;
     double t0 = now_s();
     if (random_model_create_ex(NULL, NULL, NULL, 1234, &ro, &m, &err) != WSD_OK) {
@@ -274,8 +302,8 @@ static int bench_size(const opts *o, int size)
     }
     int fast = !o->reference;
     int lat = size / 8, T = m->clip.max_positions, D = m->clip.hidden, B = 2;
-    printf("\n=== %dx%d (latent %dx%d), random f16 weights %.2f GB (made in %.1f s), UNet batch 2 (CFG) ===\n", size, size, lat, lat,
-           weight_bytes / 1e9, gen_s);
+    printf("\n=== %dx%d (latent %dx%d), random f16 weights %.2f GB %s (made in %.1f s), UNet batch 2 (CFG) ===\n", size, size, lat, lat,
+           weight_bytes / 1e9, o->resident ? "in memory" : "in a mapped file", gen_s);
     fflush(stdout);
 
     float *emb = malloc((size_t)B * T * D * sizeof(float));
@@ -351,6 +379,11 @@ static int bench_size(const opts *o, int size)
         printf("\n");
     }
     printf("peak RSS %.3f GB (%.3f GiB); weights %.3f GB\n", rss / 1e9, rss / 1073741824.0, weight_bytes / 1e9);
+    printf("RSS by stage (GB, after compile / after runs / peak so far):");
+    printf(" TE %.3f/%.3f/%.3f", te.rss_before / 1e9, te.rss_after / 1e9, te.peak_after / 1e9);
+    if (o->unet) printf(", UNet %.3f/%.3f/%.3f", un.rss_before / 1e9, un.rss_after / 1e9, un.peak_after / 1e9);
+    if (o->vae) printf(", VAE %.3f/%.3f/%.3f", va.rss_before / 1e9, va.rss_after / 1e9, va.peak_after / 1e9);
+    printf("\n");
     if (fast) {
         printf("per operator (wall time inside the runs):\n");
         if (o->unet) print_ops("UNet step", &un, un.nruns);
@@ -377,7 +410,7 @@ static int bench_size(const opts *o, int size)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_cpu [--size 128|256|512]... [--threads N] [--isa portable|avx2|avx512] [--reference]\n"
-                    "                 [--unet-runs N] [--vae-runs N] [--parts te,unet,vae]\n");
+                    "                 [--unet-runs N] [--vae-runs N] [--parts te,unet,vae] [--resident]\n");
 }
 
 int main(int argc, char **argv)
@@ -398,6 +431,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--isa") && v) {
             o.isa = v;
             i++;
+        } else if (!strcmp(a, "--resident")) {
+            o.resident = 1;
         } else if (!strcmp(a, "--reference")) {
             o.reference = 1;
         } else if (!strcmp(a, "--unet-runs") && v) {

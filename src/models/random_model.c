@@ -5,8 +5,16 @@
 #include "models/random_model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if !defined(__wasm__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define RM_HAVE_MMAP 1
+#endif
 
 typedef struct {
     char *name;
@@ -86,10 +94,12 @@ static inline uint16_t to_f16(float v)
     return wsd_f32_to_f16(v);
 }
 
-/* Fills n values: uniform in [-1, 1) (16-bit steps) times `amp`, plus `center`. */
-static void fill(void *dst, wsd_dtype dt, size_t n, uint64_t seed, float center, float amp)
+/* Fills values [start, start + n) of a tensor's stream (start a multiple of
+ * 4): uniform in [-1, 1) (16-bit steps) times `amp`, plus `center`. Any
+ * range can be made on its own: value i comes from splitmix step i / 4. */
+static void fill_range(void *dst, wsd_dtype dt, size_t start, size_t n, uint64_t seed, float center, float amp)
 {
-    uint64_t s = seed;
+    uint64_t s = seed + (uint64_t)(start / 4) * 0x9E3779B97F4A7C15ull;
     const float k = amp / 32768.0f;
     for (size_t i = 0; i < n; i += 4) {
         uint64_t r = splitmix(&s);
@@ -106,21 +116,29 @@ static void fill(void *dst, wsd_dtype dt, size_t n, uint64_t seed, float center,
     }
 }
 
-static void init_weight(const rec_weight *w, void *dst, wsd_dtype dt, uint64_t seed)
+/* Values [start, start + n) of weight w (start a multiple of 4). */
+static void init_weight_range(const rec_weight *w, void *dst, wsd_dtype dt, uint64_t seed, size_t start, size_t n)
 {
-    size_t n = 1;
-    for (int d = 0; d < w->ndim; d++) n *= (size_t)w->shape[d];
+    size_t total = 1;
+    for (int d = 0; d < w->ndim; d++) total *= (size_t)w->shape[d];
     uint64_t s = seed ^ name_hash(w->name);
     const float sqrt3 = 1.7320508f; /* uniform [-a, a) has std a / sqrt(3) */
     if (strstr(w->name, "embedding")) {
-        fill(dst, dt, n, s, 0.0f, 0.02f * sqrt3);
-    } else if (w->ndim == 1 || n == (size_t)w->shape[0]) {
-        if (ends_with(w->name, ".weight")) fill(dst, dt, n, s, 1.0f, 0.1f * sqrt3); /* norm scales */
-        else fill(dst, dt, n, s, 0.0f, 0.02f * sqrt3);                             /* biases */
+        fill_range(dst, dt, start, n, s, 0.0f, 0.02f * sqrt3);
+    } else if (w->ndim == 1 || total == (size_t)w->shape[0]) {
+        if (ends_with(w->name, ".weight")) fill_range(dst, dt, start, n, s, 1.0f, 0.1f * sqrt3); /* norm scales */
+        else fill_range(dst, dt, start, n, s, 0.0f, 0.02f * sqrt3);                             /* biases */
     } else {
-        size_t fan_in = n / (size_t)w->shape[0];
-        fill(dst, dt, n, s, 0.0f, sqrt3 / sqrtf((float)fan_in));
+        size_t fan_in = total / (size_t)w->shape[0];
+        fill_range(dst, dt, start, n, s, 0.0f, sqrt3 / sqrtf((float)fan_in));
     }
+}
+
+static void init_weight(const rec_weight *w, void *dst, wsd_dtype dt, uint64_t seed)
+{
+    size_t total = 1;
+    for (int d = 0; d < w->ndim; d++) total *= (size_t)w->shape[d];
+    init_weight_range(w, dst, dt, seed, 0, total);
 }
 
 static uint64_t random_uid(void)
@@ -129,36 +147,107 @@ static uint64_t random_uid(void)
     return (1ull << 62) | ++counter; /* apart from model.c's counter */
 }
 
+#ifdef RM_HAVE_MMAP
+/* Writes every tensor into an unlinked temporary file and maps it. */
+static wsd_status map_component(recorder *r, const size_t *offs, size_t total, wsd_dtype dt, uint64_t seed, wsd_file_bytes *fb, wsd_err *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/wsd-random-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) return wsd_fail(err, WSD_ERR_IO, "random model: cannot create a temporary file in %s", dir && *dir ? dir : "/tmp");
+    unlink(path);
+    size_t esz = wsd_dtype_size(dt);
+    wsd_status st = WSD_OK;
+    if (ftruncate(fd, (off_t)total) != 0) st = wsd_fail(err, WSD_ERR_IO, "random model: cannot size a %zu-byte temporary file", total);
+    /* in 1 MiB pieces, so making the model leaves no large freed blocks behind */
+    const size_t chunk = (size_t)1 << 18; /* values, a multiple of 4 */
+    unsigned char *buf = malloc(chunk * esz);
+    if (!buf && st == WSD_OK) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    for (size_t i = 0; st == WSD_OK && i < r->n; i++) {
+        size_t n = 1;
+        for (int d = 0; d < r->w[i].ndim; d++) n *= (size_t)r->w[i].shape[d];
+        for (size_t v0 = 0; st == WSD_OK && v0 < n; v0 += chunk) {
+            size_t cnt = n - v0 < chunk ? n - v0 : chunk, done = 0;
+            init_weight_range(&r->w[i], buf, dt, seed, v0, cnt);
+            while (done < cnt * esz) {
+                ssize_t k = pwrite(fd, buf + done, cnt * esz - done, (off_t)(offs[i] + v0 * esz + done));
+                if (k <= 0) {
+                    st = wsd_fail(err, WSD_ERR_IO, "random model: cannot write the temporary file (disk full?)");
+                    break;
+                }
+                done += (size_t)k;
+            }
+        }
+    }
+    free(buf);
+    if (st == WSD_OK) {
+        void *map = mmap(NULL, total ? total : 1, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) st = wsd_fail(err, WSD_ERR_IO, "random model: cannot map the temporary file");
+        else {
+            fb->data = map;
+            fb->size = total;
+            fb->mapped = 1;
+        }
+    }
+    close(fd);
+    return st;
+}
+#endif
+
 /* One component: a block holding every tensor (64-byte aligned), a sorted
  * st_file index and the comp_weights the graphs read through. */
-static wsd_status make_component(wsd_model *m, model_component c, recorder *r, wsd_dtype dt, uint64_t seed, const char *label, wsd_err *err)
+static wsd_status make_component(wsd_model *m, model_component c, recorder *r, wsd_dtype dt, uint64_t seed, int mapped,
+                                 const char *label, wsd_err *err)
 {
     if (!r->n) return WSD_OK;
     qsort(r->w, r->n, sizeof *r->w, cmp_rec);
     size_t esz = wsd_dtype_size(dt), total = 0;
+    size_t *offs = malloc(r->n * sizeof *offs);
+    if (!offs) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
     for (size_t i = 0; i < r->n; i++) {
         size_t n = 1;
         for (int d = 0; d < r->w[i].ndim; d++) n *= (size_t)r->w[i].shape[d];
+        offs[i] = total;
         total += (n * esz + 63) & ~(size_t)63;
     }
     st_file *f = &m->files[c];
     comp_weights *cw = &m->w[c];
     f->path = wsd_strdup(label);
-    f->bytes.data = aligned_alloc(64, total ? total : 64);
-    f->bytes.size = total;
-    f->bytes.mapped = 0;
     f->tensors = calloc(r->n, sizeof *f->tensors);
     cw->names = calloc(r->n, sizeof *cw->names);
     cw->tensors = calloc(r->n, sizeof *cw->tensors);
     cw->label = wsd_strdup(label);
     cw->file = f;
-    if (!f->path || !f->bytes.data || !f->tensors || !cw->names || !cw->tensors || !cw->label)
-        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "random model: out of memory for %zu bytes of %s weights", total, label);
-    size_t off = 0;
+    if (!f->path || !f->tensors || !cw->names || !cw->tensors || !cw->label) {
+        free(offs);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if (mapped) {
+#ifdef RM_HAVE_MMAP
+        wsd_status st = map_component(r, offs, total, dt, seed, &f->bytes, err);
+        if (st != WSD_OK) {
+            free(offs);
+            return st;
+        }
+#else
+        free(offs);
+        return wsd_fail(err, WSD_ERR_UNSUPPORTED, "random model: mapped weights need mmap");
+#endif
+    } else {
+        f->bytes.data = aligned_alloc(64, total ? total : 64);
+        f->bytes.size = total;
+        f->bytes.mapped = 0;
+        if (!f->bytes.data) {
+            free(offs);
+            return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "random model: out of memory for %zu bytes of %s weights", total, label);
+        }
+    }
     for (size_t i = 0; i < r->n; i++) {
         st_tensor *t = &f->tensors[i];
         size_t n = 1;
         for (int d = 0; d < r->w[i].ndim; d++) n *= (size_t)r->w[i].shape[d];
+        if (!mapped) init_weight(&r->w[i], f->bytes.data + offs[i], dt, seed);
         cw->names[i] = r->w[i].name; /* ownership moves to the model */
         r->w[i].name = NULL;
         t->name = cw->names[i];
@@ -166,16 +255,13 @@ static wsd_status make_component(wsd_model *m, model_component c, recorder *r, w
         t->ndim = r->w[i].ndim;
         for (int d = 0; d < t->ndim; d++) t->shape[d] = r->w[i].shape[d];
         t->numel = (int64_t)n;
-        t->data = f->bytes.data + off;
+        t->data = f->bytes.data + offs[i];
         t->nbytes = n * esz;
-        rec_weight tmp = r->w[i];
-        tmp.name = (char *)t->name;
-        init_weight(&tmp, f->bytes.data + off, dt, seed);
         cw->tensors[i] = t;
         cw->count++;
         f->count++;
-        off += (n * esz + 63) & ~(size_t)63;
     }
+    free(offs);
     return WSD_OK;
 }
 
@@ -226,7 +312,7 @@ wsd_status random_model_create_ex(const clip_config *clip, const unet_config *un
         st = wg_status(g, err);
         wg_free(g);
         static const char *const labels[COMP_COUNT] = {"(random)/text_encoder", "(random)/unet", "(random)/vae"};
-        if (st == WSD_OK) st = make_component(m, (model_component)c, &r, o.dtype, seed, labels[c], err);
+        if (st == WSD_OK) st = make_component(m, (model_component)c, &r, o.dtype, seed, o.mapped, labels[c], err);
         recorder_free(&r);
     }
     if (st != WSD_OK) {

@@ -18,9 +18,13 @@ typedef struct random_model_opts {
     int unet;               /* out has no tensors: building its graph fails)  */
     int vae_decoder;
     int vae_encoder;
+    /* 1: the weights live in an unlinked temporary file mapped read-only, as
+     * a real checkpoint is (st_open maps files), so only the pages a run
+     * touches count in the resident set; 0: plain memory. Not in wasm. */
+    int mapped;
 } random_model_opts;
 
-/* F16, every component. */
+/* F16, every component, in memory. */
 void random_model_default_opts(random_model_opts *o);
 
 /* Any config may be NULL: SD 1.5's is used. Caller frees with model_free. */

@@ -62,6 +62,7 @@ struct wsd_exec {
     float *gn;            /* tm | ta | tb for fused GroupNorms */
     size_t gn_floats;
     wsd_cpu_profile *prof;
+    int prof_steps;       /* WSD_CPU_PROFILE_STEPS: one line per heavy step */
 };
 
 #define NO_OFF ((size_t)-1)
@@ -438,6 +439,7 @@ static wsd_status layout(wsd_exec *ex, wsd_err *err)
 static void fast_exec_free(wsd_exec *ex)
 {
     if (!ex) return;
+    cpu_ctx_release_shared(ex->be->ctx);
     free(ex->steps);
     free(ex->arena);
     free(ex->off);
@@ -735,12 +737,19 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static wsd_status fast_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_user, wsd_err *err)
 {
     for (int i = 0; i < ex->nsteps; i++) {
         if (cancel && cancel(cancel_user)) return wsd_fail(err, WSD_ERR_CANCELLED, "cancelled");
         const step *s = &ex->steps[i];
-        double t0 = ex->prof ? now_s() : 0.0;
+        double t0 = ex->prof ? now_s() : 0.0, c0 = ex->prof ? cpu_now_s() : 0.0;
         WSD_TRY(run_step(ex, s, err));
         if (ex->prof) {
             const wg_graph *g = ex->g;
@@ -749,7 +758,20 @@ static wsd_status fast_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_use
             if (s->gn >= 0) fl += wg_node_flops(g, &g->nodes[s->gn]);
             if (s->up >= 0) fl += wg_node_flops(g, &g->nodes[s->up]);
             if (s->add >= 0) fl += wg_node_flops(g, &g->nodes[s->add]);
-            ex->prof->seconds[op] += now_s() - t0;
+            double dt = now_s() - t0, dc = cpu_now_s() - c0;
+            ex->prof->seconds[op] += dt;
+            ex->prof->cpu_seconds[op] += dc;
+            if (ex->prof_steps && fl > 1e8) {
+                const wg_node *n = &g->nodes[s->node];
+                const wg_tensor *o = &g->t[n->out], *x = &g->t[n->in[0]], *w = &g->t[n->in[1]];
+                fprintf(stderr, "step %4d %-10s%s%s%s out [%lld,%lld,%lld,%lld] in [%lld,%lld,%lld,%lld] w [%lld,%lld,%lld,%lld] %7.2f ms %6.1f GFLOP/cpu-s\n",
+                        i, wg_op_name(op), s->gn >= 0 ? "+gn" : "", s->up >= 0 ? "+up" : "", s->add >= 0 ? "+add" : "",
+                        (long long)o->shape[0], (long long)(o->ndim > 1 ? o->shape[1] : 1), (long long)(o->ndim > 2 ? o->shape[2] : 1),
+                        (long long)(o->ndim > 3 ? o->shape[3] : 1), (long long)x->shape[0], (long long)(x->ndim > 1 ? x->shape[1] : 1),
+                        (long long)(x->ndim > 2 ? x->shape[2] : 1), (long long)(x->ndim > 3 ? x->shape[3] : 1), (long long)w->shape[0],
+                        (long long)(w->ndim > 1 ? w->shape[1] : 1), (long long)(w->ndim > 2 ? w->shape[2] : 1),
+                        (long long)(w->ndim > 3 ? w->shape[3] : 1), dt * 1e3, fl / dc / 1e9);
+            }
             ex->prof->flops[op] += op == WG_OP_RESHAPE ? 0.0 : fl;
             ex->prof->steps[op]++;
         }
@@ -757,7 +779,11 @@ static wsd_status fast_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_use
     return WSD_OK;
 }
 
-void wsd_cpu_exec_set_profile(wsd_exec *ex, wsd_cpu_profile *p) { ex->prof = p; }
+void wsd_cpu_exec_set_profile(wsd_exec *ex, wsd_cpu_profile *p)
+{
+    ex->prof = p;
+    ex->prof_steps = getenv("WSD_CPU_PROFILE_STEPS") != NULL;
+}
 
 static void fast_destroy(wsd_backend *base)
 {

@@ -24,6 +24,7 @@ int wsd_cpu_backend_threads(const wsd_backend *be);
  * upsample or residual add counts with its convolution or linear layer). */
 typedef struct wsd_cpu_profile {
     double seconds[WG_OP_COUNT];
+    double cpu_seconds[WG_OP_COUNT]; /* process CPU time (all threads) */
     double flops[WG_OP_COUNT];
     int64_t steps[WG_OP_COUNT];
 } wsd_cpu_profile;

@@ -23,24 +23,35 @@ int fast_conv2d(cpu_ctx *c, const conv_geom *g0, const void *w, wsd_dtype wdt, i
     int64_t K = g.Ci * g.kh * g.kw, HWo = g.Ho * g.Wo;
     gemm_src A = {GS_ROWS, wdt, w, K, 0.0f, NULL};
     gemm_src B = {GS_CONV, WSD_DT_F32, NULL, 0, 0.0f, &g};
-    gemm_out o = {y, HWo, HWo, Co * HWo, bias, NULL, bias_nc, res};
+    gemm_out o = {y, HWo, 1, HWo, Co * HWo, bias, NULL, bias_nc, res};
     return gemm_run(c, NULL, Co, g.Nb * HWo, K, &A, &B, &o, flags);
 }
 
 int fast_linear(cpu_ctx *c, const float *x, const void *w, wsd_dtype wdt, const float *bias, const float *res,
                 float *y, int64_t M, int64_t K, int64_t N)
 {
-    gemm_src A = {GS_ROWS, WSD_DT_F32, x, K, 0.0f, NULL};
-    gemm_src B = {GS_ROWS, wdt, w, K, 0.0f, NULL};
-    gemm_out o = {y, N, 0, 0, NULL, bias, NULL, res};
-    return gemm_run(c, NULL, M, N, K, &A, &B, &o, 0);
+    gemm_src X = {GS_ROWS, WSD_DT_F32, x, K, 0.0f, NULL};
+    gemm_src Wt = {GS_ROWS, wdt, w, K, 0.0f, NULL};
+    if (M < 256 && N > M) {
+        /* few rows: y^T = W x^T, so the (large) weights are the A operand,
+         * widened row by row, and only the few activations are packed */
+        gemm_out o = {y, 1, N, 0, 0, bias, NULL, NULL, res};
+        return gemm_run(c, NULL, N, M, K, &Wt, &X, &o, 0);
+    }
+    gemm_out o = {y, N, 1, 0, 0, NULL, bias, NULL, res};
+    return gemm_run(c, NULL, M, N, K, &X, &Wt, &o, 0);
 }
 
 /* ---- attention ----
- * K and V of every (batch, head) are packed once into the shared scratch as
- * GEMM B panels (K: key slivers x D; V: value-dim slivers x Tk). Each task
- * then takes qb query rows of one head: S = (scale Q) K^T one key block at a
- * time, running max / sum per row (online softmax), O = O * corr + P V. */
+ * Worked transposed, so that the softmax runs across vector lanes: for a block
+ * of queries, S^T = K Q^T comes out of the micro-kernel as key rows of nr
+ * query lanes, which is exactly the packed B layout of the next product
+ * O^T += V^T P^T. Row maxima, exponentials, sums and the rescaling of O by
+ * the online softmax are then plain lane-wise vector operations, and P is
+ * never repacked. K and V of every (batch, head) are packed once into the
+ * shared scratch (K as mr-key slivers over D, V^T as mr-wide value slivers
+ * over all keys); each task takes qb queries of one head and walks the keys
+ * in blocks of kbk. */
 
 typedef struct {
     cpu_ctx *c;
@@ -49,10 +60,10 @@ typedef struct {
     int64_t B, Tq, Tk, H, D, Dv;
     float scale;
     int causal;
-    const cpu_kernel *ks, *kv; /* kernels for S = Q K^T and O += P V */
-    int64_t qb, kbk;           /* query rows per task, keys per block */
+    const cpu_kernel *kern;
+    int64_t qb, kbk;           /* queries per task (multiple of nr), keys per block (multiple of mr) */
     int64_t kp_size, vp_size;  /* floats per (b, h) packed K, V */
-    int64_t dv_pad;
+    int64_t dv_pad;            /* Dv rounded up to mr */
     int64_t nqb;               /* query blocks per head */
 } attn_job;
 
@@ -60,85 +71,82 @@ static void attn_pack_task(void *p, int64_t bh, int thread)
 {
     const attn_job *j = p;
     int64_t b = bh / j->H, h = bh % j->H;
+    const int mr = j->kern->mr;
     float *kp = j->c->shared + bh * (j->kp_size + j->vp_size), *vp = kp + j->kp_size;
     gemm_src ks = {GS_ROWS, WSD_DT_F32, j->k + b * j->Tk * j->H * j->D + h * j->D, j->H * j->D, 0.0f, NULL};
     gemm_src vs = {GS_COLS, WSD_DT_F32, j->v + b * j->Tk * j->H * j->Dv + h * j->Dv, j->H * j->Dv, 0.0f, NULL};
-    gemm_pack(&ks, 0, j->Tk, 0, j->D, j->ks->nr, kp, j->c->isa, j->c->scratch[thread]);
-    gemm_pack(&vs, 0, j->Dv, 0, j->Tk, j->kv->nr, vp, j->c->isa, j->c->scratch[thread]);
+    gemm_pack(&ks, 0, j->Tk, 0, j->D, mr, kp, j->c->isa, j->c->scratch[thread]);
+    gemm_pack(&vs, 0, j->Dv, 0, j->Tk, mr, vp, j->c->isa, j->c->scratch[thread]);
 }
 
 static void attn_task(void *p, int64_t task, int thread)
 {
     const attn_job *j = p;
     const cpu_isa *isa = j->c->isa;
+    const int mr = j->kern->mr, nr = j->kern->nr;
     int64_t bh = task / j->nqb, qi = task % j->nqb;
     int64_t b = bh / j->H, h = bh % j->H;
     int64_t i0 = qi * j->qb, nq = j->Tq - i0 < j->qb ? j->Tq - i0 : j->qb;
-    const int mr = j->ks->mr, nr = j->ks->nr, nrv = j->kv->nr, mrv = j->kv->mr;
+    int64_t nqs = (nq + nr - 1) / nr;
     const float *kp = j->c->shared + bh * (j->kp_size + j->vp_size), *vp = kp + j->kp_size;
-    const int64_t qs = j->H * j->D, vs = j->H * j->Dv;
-    const int64_t qb_r = (j->qb + 15) / 16 * 16 + 48; /* rows padded for either kernel's mr */
+    const int64_t qs_ld = j->H * j->D, vs_ld = j->H * j->Dv;
 
     float *Qp = j->c->scratch[thread];
-    float *S = Qp + qb_r * j->D;
-    float *Pp = S + qb_r * j->kbk;
-    float *O = Pp + qb_r * j->kbk;
-    float *mx = O + qb_r * j->dv_pad;
-    float *l = mx + qb_r;
-    float *tmp = l + qb_r;
+    float *ST = Qp + j->qb * j->D;
+    float *OT = ST + j->qb * (j->kbk + mr);
+    float *m = OT + j->qb * j->dv_pad;
+    float *l = m + j->qb, *mnew = l + j->qb, *msub = mnew + j->qb, *corr = msub + j->qb;
 
-    gemm_src qsrc = {GS_ROWS, WSD_DT_F32, j->q + (b * j->Tq + i0) * qs + h * j->D, qs, j->scale, NULL};
-    gemm_pack(&qsrc, 0, nq, 0, j->D, mr, Qp, isa, tmp);
-    int64_t nqr = (nq + mr - 1) / mr * mr, nqv = (nq + mrv - 1) / mrv * mrv;
-    memset(O, 0, (size_t)(nqv * j->dv_pad) * sizeof(float));
-    for (int64_t i = 0; i < nqv; i++) {
-        mx[i] = -INFINITY;
+    gemm_src qsrc = {GS_ROWS, WSD_DT_F32, j->q + (b * j->Tq + i0) * qs_ld + h * j->D, qs_ld, j->scale, NULL};
+    gemm_pack(&qsrc, 0, nq, 0, j->D, nr, Qp, isa, corr + j->qb);
+    memset(OT, 0, (size_t)(nqs * nr * j->dv_pad) * sizeof(float));
+    for (int64_t i = 0; i < nqs * nr; i++) {
+        m[i] = -INFINITY;
         l[i] = 0.0f;
     }
     int64_t kend = j->Tk;
-    if (j->causal && i0 + nq < kend) kend = i0 + nq; /* keys beyond the last row's position are all masked */
+    if (j->causal && i0 + nq < kend) kend = i0 + nq; /* later keys are masked for every query here */
+    const int64_t st_ld = j->kbk + mr;                /* floats per query sliver of S^T, over nr */
     for (int64_t j0 = 0; j0 < kend; j0 += j->kbk) {
         int64_t nk = kend - j0 < j->kbk ? kend - j0 : j->kbk;
-        int64_t nks = (nk + nr - 1) / nr;
-        /* S[nqr][kbk] = Qp Kp^T for this key block */
-        for (int64_t js = 0; js < nks; js++) {
-            const float *bk = kp + (j0 / nr + js) * nr * j->D;
-            for (int64_t is = 0; is * mr < nq; is++)
-                j->ks->fn(j->D, Qp + is * mr * j->D, bk, S + is * mr * j->kbk + js * nr, j->kbk, 0);
+        int64_t nks = (nk + mr - 1) / mr;
+        for (int64_t ks = 0; ks < nks; ks++) {
+            const float *a = kp + (j0 / mr + ks) * mr * j->D;
+            for (int64_t qs = 0; qs < nqs; qs++)
+                j->kern->fn(j->D, a, 1, mr, Qp + qs * j->D * nr, ST + qs * st_ld * nr + ks * mr * nr, nr, 0);
         }
-        for (int64_t i = 0; i < nq; i++) {
-            float *srow = S + i * j->kbk;
-            int64_t valid = nk;
-            if (j->causal) {
-                int64_t lim = i0 + i + 1 - j0; /* keys j0 + t with t < lim are visible */
-                if (lim < valid) valid = lim < 0 ? 0 : lim;
+        for (int64_t qs = 0; qs < nqs; qs++) {
+            float *st = ST + qs * st_ld * nr, *mq = m + qs * nr, *lq = l + qs * nr;
+            float *mn = mnew + qs * nr, *ms = msub + qs * nr, *cq = corr + qs * nr;
+            if (j->causal)
+                for (int64_t r = 0; r < nk; r++)
+                    for (int t = 0; t < nr; t++)
+                        if (j0 + r > i0 + qs * nr + t) st[r * nr + t] = -INFINITY;
+            memcpy(mn, mq, (size_t)nr * sizeof(float));
+            isa->col_max(st, nk, nr, mn);
+            int rescale = 0;
+            for (int t = 0; t < nr; t++) {
+                cq[t] = mq[t] == -INFINITY ? 0.0f : expf(mq[t] - mn[t]);
+                ms[t] = mn[t] == -INFINITY ? 0.0f : mn[t];
+                lq[t] *= cq[t];
+                mq[t] = mn[t];
+                rescale |= cq[t] != 1.0f;
             }
-            for (int64_t t = valid; t < nk; t++) srow[t] = -INFINITY;
-            float bm = isa->max(srow, nk);
-            float mnew = bm > mx[i] ? bm : mx[i];
-            float corr = mx[i] == -INFINITY ? 0.0f : expf(mx[i] - mnew);
-            float s = mnew == -INFINITY ? 0.0f : isa->exp_sum(srow, srow, nk, mnew);
-            if (mnew == -INFINITY) memset(srow, 0, (size_t)nk * sizeof(float));
-            l[i] = l[i] * corr + s;
-            mx[i] = mnew;
-            if (corr != 1.0f) isa->scale(O + i * j->dv_pad, j->dv_pad, corr);
+            isa->col_exp(st, nk, nr, ms, lq);
+            if (rescale && j0 > 0) isa->col_scale(OT + qs * j->dv_pad * nr, j->dv_pad, nr, cq);
         }
-        /* O[nq][dv] += P V */
-        gemm_src psrc = {GS_ROWS, WSD_DT_F32, S, j->kbk, 0.0f, NULL};
-        gemm_pack(&psrc, 0, nq, 0, nk, mrv, Pp, isa, tmp);
-        int64_t nvs = (j->Dv + nrv - 1) / nrv;
-        for (int64_t js = 0; js < nvs; js++) {
-            const float *bv = vp + js * nrv * j->Tk + j0 * nrv;
-            for (int64_t is = 0; is * mrv < nq; is++)
-                j->kv->fn(nk, Pp + is * mrv * nk, bv, O + is * mrv * j->dv_pad + js * nrv, j->dv_pad, 1);
+        for (int64_t ds = 0; ds * mr < j->dv_pad; ds++) {
+            const float *a = vp + ds * mr * j->Tk + j0 * mr;
+            for (int64_t qs = 0; qs < nqs; qs++)
+                j->kern->fn(nk, a, 1, mr, ST + qs * st_ld * nr, OT + qs * j->dv_pad * nr + ds * mr * nr, nr, 1);
         }
     }
-    (void)nqr;
     for (int64_t i = 0; i < nq; i++) {
-        float *yr = j->y + (b * j->Tq + i0 + i) * vs + h * j->Dv;
+        int64_t qs = i / nr, t = i % nr;
+        float *yr = j->y + (b * j->Tq + i0 + i) * vs_ld + h * j->Dv;
+        const float *o = OT + qs * j->dv_pad * nr + t;
         float inv = 1.0f / l[i];
-        const float *orow = O + i * j->dv_pad;
-        for (int64_t d = 0; d < j->Dv; d++) yr[d] = orow[d] * inv;
+        for (int64_t d = 0; d < j->Dv; d++) yr[d] = o[d * nr] * inv;
     }
 }
 
@@ -146,6 +154,10 @@ int fast_attention(cpu_ctx *c, const float *q, const float *k, const float *v, f
                    int64_t B, int64_t Tq, int64_t Tk, int64_t H, int64_t D, int64_t Dv, float scale, int causal)
 {
     if (B <= 0 || Tq <= 0 || H <= 0) return 0;
+    if (Tk <= 0) {
+        memset(y, 0, (size_t)(B * Tq * H * Dv) * sizeof(float));
+        return 0;
+    }
     attn_job j;
     memset(&j, 0, sizeof j);
     j.c = c;
@@ -161,25 +173,17 @@ int fast_attention(cpu_ctx *c, const float *q, const float *k, const float *v, f
     j.Dv = Dv;
     j.scale = scale;
     j.causal = causal;
-    j.ks = &c->isa->gemm;
-    /* few value columns: the narrow kernel wastes less padding */
-    int64_t pad_main = (Dv + c->isa->gemm.nr - 1) / c->isa->gemm.nr * c->isa->gemm.nr;
-    int64_t pad_narrow = (Dv + c->isa->narrow.nr - 1) / c->isa->narrow.nr * c->isa->narrow.nr;
-    j.kv = pad_narrow < pad_main ? &c->isa->narrow : &c->isa->gemm;
-    j.dv_pad = pad_narrow < pad_main ? pad_narrow : pad_main;
-    const int64_t nr = j.ks->nr, mr = j.ks->mr;
-    j.kbk = Tk <= 512 ? (Tk + nr - 1) / nr * nr : 256;
-    j.qb = mr * (D >= 256 ? 4 : 8);
-    if (Tq < j.qb) j.qb = Tq;
+    j.kern = &c->isa->gemm;
+    const int64_t mr = j.kern->mr, nr = j.kern->nr;
+    j.dv_pad = (Dv + mr - 1) / mr * mr;
+    j.kbk = Tk <= 512 ? (Tk + mr - 1) / mr * mr : (256 + mr - 1) / mr * mr;
+    j.qb = nr * (D >= 256 ? 2 : 4);
+    int64_t tq_r = (Tq + nr - 1) / nr * nr;
+    if (tq_r < j.qb) j.qb = tq_r;
     j.nqb = (Tq + j.qb - 1) / j.qb;
-    j.kp_size = (Tk + nr - 1) / nr * nr * D;
+    j.kp_size = (Tk + mr - 1) / mr * mr * D;
     j.vp_size = j.dv_pad * Tk;
-    if (Tk == 0) {
-        memset(y, 0, (size_t)(B * Tq * H * Dv) * sizeof(float));
-        return 0;
-    }
-    int64_t qb_r = (j.qb + 15) / 16 * 16 + 48;
-    size_t per_thread = (size_t)(qb_r * D + 2 * qb_r * j.kbk + qb_r * j.dv_pad + 2 * qb_r + j.kbk + Tk + D + 512);
+    size_t per_thread = (size_t)(j.qb * D + j.qb * (j.kbk + mr) + j.qb * j.dv_pad + 6 * j.qb + Tk + D + 512);
     if (cpu_ctx_reserve(c, per_thread, (size_t)(B * H * (j.kp_size + j.vp_size))) != 0) return -1;
     cpu_parallel(c, B * H, attn_pack_task, &j);
     cpu_parallel(c, B * H * j.nqb, attn_task, &j);

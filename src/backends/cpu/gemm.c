@@ -64,6 +64,13 @@ int cpu_ctx_reserve(cpu_ctx *c, size_t per_thread, size_t shared)
     return 0;
 }
 
+void cpu_ctx_release_shared(cpu_ctx *c)
+{
+    free(c->shared);
+    c->shared = NULL;
+    c->shared_floats = 0;
+}
+
 typedef struct {
     cpu_task_fn fn;
     void *ctx;
@@ -158,73 +165,99 @@ static void pack_cols(const gemm_src *s, int64_t i0, int64_t ni, int64_t k0, int
     }
 }
 
-#define SEG_MAX 256
+#define SEG_MAX 1024
 
 static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 
-/* One sliver whose w columns are w consecutive pixels of one output row:
- * for each (ci, ky) the input row segment under the sliver is gathered once
- * (zero padding, upsampling, GroupNorm affine + SiLU applied there) and the
- * kw taps are shifted copies of it. */
-static void pack_conv_row(const conv_geom *g, int64_t n, int64_t oy, int64_t ox, int64_t k0, int64_t nk, int w,
-                          float *d, const cpu_isa *isa, float *seg)
+/* A run of `len` consecutive pixels of one output row, written to columns
+ * [col, col + len) of a w-wide sliver. Per input channel, the kh input row
+ * segments under the run are gathered once into `seg` (zero padding,
+ * upsampling; GroupNorm affine + SiLU in one vector call over all of them,
+ * padding zeroed again after), and the kw taps are shifted copies. */
+static void pack_conv_piece(const conv_geom *g, int64_t n, int64_t oy, int64_t ox, int64_t len, int64_t col,
+                            int64_t k0, int64_t nk, int w, float *d, const cpu_isa *isa, float *seg)
 {
     const int64_t khw = g->kh * g->kw, Hu = g->H * g->up, Wu = g->W * g->up;
-    const int64_t L = (w - 1) * g->stride + g->kw;
+    const int64_t L = (len - 1) * g->stride + g->kw, Lp = (L + 7) & ~(int64_t)7;
     const int64_t ix0 = ox * g->stride - g->pad_l;
     int64_t t0 = ix0 < 0 ? -ix0 : 0, t1 = Wu - ix0 < L ? Wu - ix0 : L;
     if (t1 < t0) t1 = t0;
+    const int direct = g->up == 1 && t0 == 0 && t1 == L && !g->ta;
     int64_t k = k0, kend = k0 + nk;
     while (k < kend) {
-        int64_t ci = k / khw, r = k % khw, ky = r / g->kw, kx = r % g->kw;
-        int64_t run = g->kw - kx;
-        if (run > kend - k) run = kend - k;
-        float *dk = d + (k - k0) * w;
-        int64_t iy = oy * g->stride - g->pad_t + ky;
-        if (iy < 0 || iy >= Hu) {
-            memset(dk, 0, (size_t)(run * w) * sizeof(float));
-            k += run;
-            continue;
-        }
-        const float *row = g->x + ((n * g->Ci + ci) * g->H + iy / g->up) * g->W;
-        const float *sp;
-        if (g->up == 1 && t0 == 0 && t1 == L && !g->ta) {
-            sp = row + ix0;
-        } else {
-            for (int64_t t = 0; t < t0; t++) seg[t] = 0.0f;
-            for (int64_t t = t1; t < L; t++) seg[t] = 0.0f;
-            if (g->up == 1) memcpy(seg + t0, row + ix0 + t0, (size_t)(t1 - t0) * sizeof(float));
-            else
-                for (int64_t t = t0; t < t1; t++) seg[t] = row[(ix0 + t) / g->up];
-            if (g->ta) {
-                int64_t c = n * g->Ci + ci;
-                isa->affine(seg + t0, seg + t0, t1 - t0, g->tm[c], g->ta[c], g->tb[c], g->silu);
+        int64_t ci = k / khw, cbase = ci * khw;
+        int64_t kci = cbase + khw < kend ? cbase + khw : kend;
+        int64_t ky0 = (k - cbase) / g->kw, ky1 = (kci - 1 - cbase) / g->kw;
+        const float *plane = g->x + (n * g->Ci + ci) * g->H * g->W;
+        if (!direct) {
+            for (int64_t ky = ky0; ky <= ky1; ky++) {
+                float *sr = seg + (ky - ky0) * Lp;
+                int64_t iy = oy * g->stride - g->pad_t + ky;
+                if (iy < 0 || iy >= Hu) continue;
+                const float *row = plane + (iy / g->up) * g->W;
+                if (g->up == 1) memcpy(sr + t0, row + ix0 + t0, (size_t)(t1 - t0) * sizeof(float));
+                else
+                    for (int64_t t = t0; t < t1; t++) sr[t] = row[(ix0 + t) / g->up];
             }
-            sp = seg;
+            int64_t nrows = ky1 - ky0 + 1;
+            if (g->ta) {
+                int64_t c = n * g->Ci + ci, total = (nrows * Lp + 15) & ~(int64_t)15;
+                isa->affine(seg, seg, total, g->tm[c], g->ta[c], g->tb[c], g->silu);
+            }
+            /* padding (outside the image, or rows outside it) is zero after the transform */
+            for (int64_t ky = ky0; ky <= ky1; ky++) {
+                float *sr = seg + (ky - ky0) * Lp;
+                int64_t iy = oy * g->stride - g->pad_t + ky;
+                if (iy < 0 || iy >= Hu) {
+                    memset(sr, 0, (size_t)L * sizeof(float));
+                    continue;
+                }
+                for (int64_t t = 0; t < t0; t++) sr[t] = 0.0f;
+                for (int64_t t = t1; t < L; t++) sr[t] = 0.0f;
+            }
         }
-        for (int64_t q = 0; q < run; q++) {
-            const float *src = sp + kx + q;
-            float *dq = dk + q * w;
-            if (g->stride == 1) memcpy(dq, src, (size_t)w * sizeof(float));
+        for (int64_t kk = k; kk < kci; kk++) {
+            int64_t ky = (kk - cbase) / g->kw, kx = (kk - cbase) % g->kw;
+            float *dq = d + (kk - k0) * w + col;
+            const float *src;
+            if (direct) {
+                int64_t iy = oy * g->stride - g->pad_t + ky;
+                if (iy < 0 || iy >= Hu) {
+                    memset(dq, 0, (size_t)len * sizeof(float));
+                    continue;
+                }
+                src = plane + iy * g->W + ix0 + kx;
+            } else {
+                src = seg + (ky - ky0) * Lp + kx;
+            }
+            if (g->stride == 1) memcpy(dq, src, (size_t)len * sizeof(float));
             else
-                for (int t = 0; t < w; t++) dq[t] = src[t * g->stride];
+                for (int64_t t = 0; t < len; t++) dq[t] = src[t * g->stride];
         }
-        k += run;
+        k = kci;
     }
 }
 
 static void pack_conv(const conv_geom *g, int64_t j0, int64_t nj, int64_t k0, int64_t nk, int w, float *dst, const cpu_isa *isa, float *tmp)
 {
     const int64_t HWo = g->Ho * g->Wo, khw = g->kh * g->kw, Hu = g->H * g->up, Wu = g->W * g->up;
+    const int row_ok = g->kh * (((w - 1) * g->stride + g->kw + 7) & ~(int64_t)7) + 16 <= SEG_MAX;
     for (int64_t s = 0; s * w < nj; s++) {
         float *d = dst + s * w * nk;
         int64_t jb = j0 + s * w, cnt = nj - s * w < w ? nj - s * w : w;
-        int64_t n = jb / HWo, p = jb % HWo, oy = p / g->Wo, ox = p % g->Wo;
-        if (cnt == w && ox + w <= g->Wo && (w - 1) * g->stride + g->kw <= SEG_MAX) {
-            pack_conv_row(g, n, oy, ox, k0, nk, w, d, isa, tmp);
+        if (row_ok) {
+            /* the sliver as runs of pixels along output rows */
+            for (int64_t col = 0; col < cnt;) {
+                int64_t j = jb + col, p = j % HWo, ox = p % g->Wo;
+                int64_t len = g->Wo - ox < cnt - col ? g->Wo - ox : cnt - col;
+                pack_conv_piece(g, j / HWo, p / g->Wo, ox, len, col, k0, nk, w, d, isa, tmp);
+                col += len;
+            }
+            if (cnt < w)
+                for (int64_t k = 0; k < nk; k++) memset(d + k * w + cnt, 0, (size_t)(w - cnt) * sizeof(float));
             continue;
         }
-        /* general: columns anywhere (several rows or images), element by element */
+        /* general: element by element */
         int64_t cn[64], cy[64], cx[64];
         for (int c = 0; c < w && c < 64; c++) {
             int64_t j = jb + c, pp = j % HWo;
@@ -286,33 +319,86 @@ static inline float epi_value(const gemm_out *o, int64_t M, int64_t m, int64_t n
     return v;
 }
 
-static void tile(const gemm_job *j, int64_t kb, const float *a, const float *b, int64_t m, int64_t n,
+/* The A operand of one block, as the micro-kernel reads it: A(r, k) at
+ * p[r * rs + k * ks], slivers of mr rows `ss` floats apart. Row-major f32
+ * sources are read in place; f16 / bf16 / scaled rows are widened into
+ * row-major scratch (cheap: contiguous, vectorised); others are packed. */
+typedef struct {
+    const float *p;
+    int64_t rs, ks, ss;
+    int in_place;
+} a_block;
+
+static a_block prep_a(const gemm_job *j, int64_t mb, int64_t mcb, int64_t k0, int64_t kb, float *Ab, float *tmp)
+{
+    const gemm_src *s = j->A;
+    const int mr = j->kern->mr;
+    const cpu_isa *isa = j->ctx->isa;
+    a_block a;
+    if (s->kind == GS_ROWS && s->dt == WSD_DT_F32 && (s->scale == 0.0f || s->scale == 1.0f)) {
+        a.p = (const float *)s->p + mb * s->ld + k0;
+        a.rs = s->ld;
+        a.ks = 1;
+        a.ss = mr * s->ld;
+        a.in_place = 1;
+        return a;
+    }
+    if (s->kind == GS_ROWS) {
+        float sc = s->scale != 0.0f ? s->scale : 1.0f;
+        int64_t rows = (mcb + mr - 1) / mr * mr;
+        for (int64_t r = 0; r < rows; r++) {
+            float *d = Ab + r * kb;
+            if (r >= mcb) {
+                memset(d, 0, (size_t)kb * sizeof(float));
+                continue;
+            }
+            to_f32(s->dt, s->p, (mb + r) * s->ld + k0, kb, d, isa);
+            if (sc != 1.0f)
+                for (int64_t k = 0; k < kb; k++) d[k] *= sc;
+        }
+        a.p = Ab;
+        a.rs = kb;
+        a.ks = 1;
+        a.ss = mr * kb;
+        a.in_place = 0;
+        return a;
+    }
+    gemm_pack(s, mb, mcb, k0, kb, mr, Ab, isa, tmp);
+    a.p = Ab;
+    a.rs = 1;
+    a.ks = mr;
+    a.ss = mr * kb;
+    a.in_place = 0;
+    return a;
+}
+
+static void tile(const gemm_job *j, int64_t kb, const float *a, int64_t rs, int64_t ks, const float *b, int64_t m, int64_t n,
                  int64_t rows, int64_t cols, int first, float *tmp)
 {
     const gemm_out *o = j->C;
     const int mr = j->kern->mr, nr = j->kern->nr;
-    int64_t ng = o->ncol_group ? o->ncol_group : j->N;
+    int64_t ng = o->ncol_group ? o->ncol_group : j->N, cs = o->col_stride > 1 ? o->col_stride : 1;
     int64_t g = n / ng, r = n - g * ng;
-    if (rows == mr && cols == nr && r + nr <= ng) {
+    if (rows == mr && cols == nr && r + nr <= ng && cs == 1) {
         float *cp = o->c + g * o->group_stride + m * o->ldc + r;
         if (!first) {
-            j->kern->fn(kb, a, b, cp, o->ldc, 1);
+            j->kern->fn(kb, a, rs, ks, b, cp, o->ldc, 1);
         } else if (j->has_epi) {
             for (int i = 0; i < mr; i++) {
                 int64_t base = g * o->group_stride + (m + i) * o->ldc + r;
                 for (int c = 0; c < nr; c++) o->c[base + c] = epi_value(o, j->M, m + i, n + c, g, base + c);
             }
-            j->kern->fn(kb, a, b, cp, o->ldc, 1);
+            j->kern->fn(kb, a, rs, ks, b, cp, o->ldc, 1);
         } else {
-            j->kern->fn(kb, a, b, cp, o->ldc, 0);
+            j->kern->fn(kb, a, rs, ks, b, cp, o->ldc, 0);
         }
         return;
     }
-    j->kern->fn(kb, a, b, tmp, nr, 0);
+    j->kern->fn(kb, a, rs, ks, b, tmp, nr, 0);
     for (int64_t c = 0; c < cols; c++) {
         int64_t nn = n + c, gg = nn / ng, rr = nn - gg * ng;
         for (int64_t i = 0; i < rows; i++) {
-            int64_t idx = gg * o->group_stride + (m + i) * o->ldc + rr;
+            int64_t idx = gg * o->group_stride + (m + i) * o->ldc + rr * cs;
             float v = tmp[i * nr + c];
             if (first) v += epi_value(o, j->M, m + i, nn, gg, idx);
             else v += o->c[idx];
@@ -331,8 +417,9 @@ static void gemm_task(void *p, int64_t task, int thread)
     if (nn <= 0 || mm <= 0) return;
     const int64_t nt_r = (j->nt + nr - 1) / nr * nr, mc_r = (j->mc + mr - 1) / mr * mr;
     float *Bp = j->ctx->scratch[thread];
-    float *Ap = Bp + nt_r * j->kb;
-    float *Ct = Ap + mc_r * j->kb;
+    float *Ab = Bp + nt_r * j->kb;
+    float *Apad = Ab + mc_r * j->kb;
+    float *Ct = Apad + mr * j->kb;
     float *tmp = Ct + 64 * 64;
     const cpu_isa *isa = j->ctx->isa;
     for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
@@ -340,13 +427,27 @@ static void gemm_task(void *p, int64_t task, int thread)
         gemm_pack(j->B, n0, nn, k0, kb, nr, Bp, isa, tmp);
         for (int64_t mb = m0; mb < m0 + mm; mb += j->mc) {
             int64_t mcb = m0 + mm - mb < j->mc ? m0 + mm - mb : j->mc;
-            gemm_pack(j->A, mb, mcb, k0, kb, mr, Ap, isa, tmp);
+            a_block a = prep_a(j, mb, mcb, k0, kb, Ab, tmp);
+            /* a partial last sliver read in place would run past the matrix: pad a copy */
+            int64_t last_rows = mcb % mr;
+            const float *alast = NULL;
+            if (last_rows && a.in_place) {
+                const float *src = a.p + (mcb / mr) * a.ss;
+                for (int64_t r = 0; r < mr; r++) {
+                    if (r < last_rows) memcpy(Apad + r * kb, src + r * a.rs, (size_t)kb * sizeof(float));
+                    else memset(Apad + r * kb, 0, (size_t)kb * sizeof(float));
+                }
+                alast = Apad;
+            }
             for (int64_t js = 0; js * nr < nn; js++) {
                 int64_t cols = nn - js * nr < nr ? nn - js * nr : nr;
                 const float *b = Bp + js * nr * kb;
                 for (int64_t is = 0; is * mr < mcb; is++) {
                     int64_t rows = mcb - is * mr < mr ? mcb - is * mr : mr;
-                    tile(j, kb, Ap + is * mr * kb, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
+                    if (rows < mr && alast)
+                        tile(j, kb, alast, kb, 1, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
+                    else
+                        tile(j, kb, a.p + is * a.ss, a.rs, a.ks, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
                 }
             }
         }
@@ -394,7 +495,7 @@ static void plan_job(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int6
 static size_t job_scratch(const gemm_job *j)
 {
     int64_t nt_r = (j->nt + j->kern->nr - 1) / j->kern->nr * j->kern->nr, mc_r = (j->mc + j->kern->mr - 1) / j->kern->mr * j->kern->mr;
-    return (size_t)(nt_r * j->kb + mc_r * j->kb + 64 * 64 + j->kb + SEG_MAX + 256);
+    return (size_t)(nt_r * j->kb + mc_r * j->kb + j->kern->mr * j->kb + 64 * 64 + j->kb + SEG_MAX + 256);
 }
 
 size_t gemm_scratch_floats(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K, int64_t unit, int flags)
@@ -416,10 +517,10 @@ int gemm_run(cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t
     if (M <= 0 || N <= 0) return 0;
     if (!kern) kern = &ctx->isa->gemm;
     if (K <= 0) { /* C = epilogue only */
-        int64_t ng = C->ncol_group ? C->ncol_group : N;
+        int64_t ng = C->ncol_group ? C->ncol_group : N, cs = C->col_stride > 1 ? C->col_stride : 1;
         for (int64_t n = 0; n < N; n++)
             for (int64_t m = 0; m < M; m++) {
-                int64_t g = n / ng, idx = g * C->group_stride + m * C->ldc + (n - g * ng);
+                int64_t g = n / ng, idx = g * C->group_stride + m * C->ldc + (n - g * ng) * cs;
                 C->c[idx] = epi_value(C, M, m, n, g, idx);
             }
         return 0;

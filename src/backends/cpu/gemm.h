@@ -14,7 +14,8 @@
  * blocks of mc rows; the micro-kernel (isa.h) keeps an mr x nr tile of C in
  * registers. C may be grouped: column n lives in group g = n / ncol_group,
  * at c + g * group_stride + m * ldc + (n - g * ncol_group) (NCHW conv output
- * with the batch folded into the columns). */
+ * with the batch folded into the columns); col_stride > 1 writes C
+ * transposed (a linear layer computed as y^T = W x^T). */
 #ifndef WSD_BACKENDS_CPU_GEMM_H
 #define WSD_BACKENDS_CPU_GEMM_H
 
@@ -41,6 +42,8 @@ cpu_ctx *cpu_ctx_create(int threads, const cpu_isa *isa);
 void cpu_ctx_free(cpu_ctx *c);
 /* Grows the scratch buffers; -1 when out of memory. */
 int cpu_ctx_reserve(cpu_ctx *c, size_t per_thread_floats, size_t shared_floats);
+/* Gives the shared buffer back (between graphs: it can be several MB). */
+void cpu_ctx_release_shared(cpu_ctx *c);
 
 /* Runs fn(ctx, task, thread) for task in [0, n) on every thread, tasks handed
  * out one at a time (dynamic scheduling). */
@@ -76,6 +79,7 @@ typedef struct gemm_src {
 typedef struct gemm_out {
     float *c;
     int64_t ldc;
+    int64_t col_stride;      /* distance between columns (0 or 1: contiguous) */
     int64_t ncol_group;      /* 0: one group of all columns */
     int64_t group_stride;
     const float *bias_m;     /* [M] or NULL */

@@ -11,17 +11,17 @@
 #define VM_ATTR
 #include "backends/cpu/vmath.h"
 
-static void ukernel_4x8(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc)
+static void ukernel_4x8(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b, float *c, int64_t ldc, int acc)
 {
     vf c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
     for (int64_t k = 0; k < kc; k++) {
         vf b0 = vm_load(b), b1 = vm_load(b + 4);
-        vf a0 = vm_set1(a[0]), a1 = vm_set1(a[1]), a2 = vm_set1(a[2]), a3 = vm_set1(a[3]);
+        vf a0 = vm_set1(a[0]), a1 = vm_set1(a[rs]), a2 = vm_set1(a[2 * rs]), a3 = vm_set1(a[3 * rs]);
         c00 += a0 * b0; c01 += a0 * b1;
         c10 += a1 * b0; c11 += a1 * b1;
         c20 += a2 * b0; c21 += a2 * b1;
         c30 += a3 * b0; c31 += a3 * b1;
-        a += 4;
+        a += ks;
         b += 8;
     }
     float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * ldc, *r3 = c + 3 * ldc;
@@ -78,6 +78,7 @@ static const cpu_isa portable_isa = {
     f16_to_f32_portable,
     vm_silu_arr, vm_gelu_arr, vm_quick_gelu_arr, vm_geglu_arr, vm_affine_arr, vm_norm_row,
     vm_sum, vm_sum_sqdev, vm_max_arr, vm_exp_sum, vm_scale_arr, vm_add_arr,
+    vm_col_max, vm_col_exp, vm_col_scale,
     fma_loop_portable, 12 * 4 * 2,
 };
 

@@ -14,10 +14,12 @@
 
 #include <stdint.h>
 
-/* C[mr x nr] (= or +=) sum_k A[k][0..mr) * B[k][0..nr): `a` holds kc groups of
- * mr floats (a packed A sliver), `b` kc groups of nr floats; C rows are ldc
- * apart. accumulate: 0 overwrites C, 1 adds to it. */
-typedef void (*cpu_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int accumulate);
+/* C[mr x nr] (= or +=) sum_k A(r, k) * B[k][0..nr) for r < mr, where A(r, k)
+ * is a[r * rs + k * ks]: a packed A sliver (rs = 1, ks = mr) or mr rows of a
+ * row-major matrix read in place (rs = its row stride, ks = 1); `b` holds kc
+ * groups of nr floats (a packed B sliver); C rows are ldc apart.
+ * accumulate: 0 overwrites C, 1 adds to it. */
+typedef void (*cpu_ukernel_fn)(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b, float *c, int64_t ldc, int accumulate);
 
 typedef struct cpu_kernel {
     int mr, nr;
@@ -49,6 +51,12 @@ typedef struct cpu_isa {
     float (*exp_sum)(const float *x, float *y, int64_t n, float m);
     void (*scale)(float *x, int64_t n, float a);              /* x *= a */
     void (*add)(const float *a, const float *b, float *y, int64_t n);
+    /* Column-wise softmax pieces over a rows x nr block s (nr a multiple of
+     * the vector width): m[l] = max(m[l], s[r][l]); s = exp(s - m[l]) with
+     * sum[l] += s; o[r][l] *= c[l]. */
+    void (*col_max)(const float *s, int64_t rows, int nr, float *m);
+    void (*col_exp)(float *s, int64_t rows, int nr, const float *m, float *sum);
+    void (*col_scale)(float *o, int64_t rows, int nr, const float *c);
     /* The machine's peak: iters rounds of independent multiply-adds on
      * registers (fma_flops FLOP per round); *sink keeps the result alive. */
     void (*fma_loop)(int64_t iters, float *sink);

@@ -12,31 +12,33 @@
 #define VM_ATTR AVX2_ATTR
 #include "backends/cpu/vmath.h"
 
-AVX2_ATTR static void ukernel_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc)
+AVX2_ATTR static void ukernel_6x16(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b, float *c, int64_t ldc, int acc)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    const float *p0 = a, *p3 = a + 3 * rs;
     for (int64_t k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 a0 = _mm256_broadcast_ss(a), a1 = _mm256_broadcast_ss(a + 1);
+        __m256 a0 = _mm256_broadcast_ss(p0), a1 = _mm256_broadcast_ss(p0 + rs);
         c00 = _mm256_fmadd_ps(a0, b0, c00);
         c01 = _mm256_fmadd_ps(a0, b1, c01);
         c10 = _mm256_fmadd_ps(a1, b0, c10);
         c11 = _mm256_fmadd_ps(a1, b1, c11);
-        a0 = _mm256_broadcast_ss(a + 2);
-        a1 = _mm256_broadcast_ss(a + 3);
+        a0 = _mm256_broadcast_ss(p0 + 2 * rs);
+        a1 = _mm256_broadcast_ss(p3);
         c20 = _mm256_fmadd_ps(a0, b0, c20);
         c21 = _mm256_fmadd_ps(a0, b1, c21);
         c30 = _mm256_fmadd_ps(a1, b0, c30);
         c31 = _mm256_fmadd_ps(a1, b1, c31);
-        a0 = _mm256_broadcast_ss(a + 4);
-        a1 = _mm256_broadcast_ss(a + 5);
+        a0 = _mm256_broadcast_ss(p3 + rs);
+        a1 = _mm256_broadcast_ss(p3 + 2 * rs);
         c40 = _mm256_fmadd_ps(a0, b0, c40);
         c41 = _mm256_fmadd_ps(a0, b1, c41);
         c50 = _mm256_fmadd_ps(a1, b0, c50);
         c51 = _mm256_fmadd_ps(a1, b1, c51);
-        a += 6;
+        p0 += ks;
+        p3 += ks;
         b += 16;
     }
     float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * ldc, *r3 = c + 3 * ldc, *r4 = c + 4 * ldc, *r5 = c + 5 * ldc;
@@ -97,6 +99,7 @@ static const cpu_isa avx2_isa = {
     f16_to_f32_avx2,
     vm_silu_arr, vm_gelu_arr, vm_quick_gelu_arr, vm_geglu_arr, vm_affine_arr, vm_norm_row,
     vm_sum, vm_sum_sqdev, vm_max_arr, vm_exp_sum, vm_scale_arr, vm_add_arr,
+    vm_col_max, vm_col_exp, vm_col_scale,
     fma_loop_avx2, 12 * 8 * 2,
 };
 

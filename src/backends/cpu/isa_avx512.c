@@ -14,20 +14,24 @@
 
 #define ROW2(i)                                              \
     {                                                        \
-        __m512 ai = _mm512_set1_ps(a[i]);                    \
+        __m512 ai = _mm512_set1_ps(p[(i) / 3][((i) % 3) * rs]); \
         c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);           \
         c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);           \
     }
 
-AVX512_ATTR static void ukernel_12x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc)
+AVX512_ATTR static void ukernel_12x32(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b, float *c, int64_t ldc, int acc)
 {
+    const float *p[4] = {a, a + 3 * rs, a + 6 * rs, a + 9 * rs};
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         ROW2(0) ROW2(1) ROW2(2) ROW2(3) ROW2(4) ROW2(5) ROW2(6) ROW2(7) ROW2(8) ROW2(9) ROW2(10) ROW2(11)
-        a += 12;
+        p[0] += ks;
+        p[1] += ks;
+        p[2] += ks;
+        p[3] += ks;
         b += 32;
     }
 #define ST2(i)                                                                                      \
@@ -47,16 +51,20 @@ AVX512_ATTR static void ukernel_12x32(int64_t kc, const float *a, const float *b
 
 #define ROW1(i)                                              \
     {                                                        \
-        c##i = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c##i); \
+        c##i = _mm512_fmadd_ps(_mm512_set1_ps(p[(i) / 3][((i) % 3) * rs]), b0, c##i); \
     }
 
-AVX512_ATTR static void ukernel_12x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc)
+AVX512_ATTR static void ukernel_12x16(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b, float *c, int64_t ldc, int acc)
 {
+    const float *p[4] = {a, a + 3 * rs, a + 6 * rs, a + 9 * rs};
     __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(b);
         ROW1(0) ROW1(1) ROW1(2) ROW1(3) ROW1(4) ROW1(5) ROW1(6) ROW1(7) ROW1(8) ROW1(9) ROW1(10) ROW1(11)
-        a += 12;
+        p[0] += ks;
+        p[1] += ks;
+        p[2] += ks;
+        p[3] += ks;
         b += 16;
     }
 #define ST1(i)                                                          \
@@ -111,6 +119,7 @@ static const cpu_isa avx512_isa = {
     f16_to_f32_avx512,
     vm_silu_arr, vm_gelu_arr, vm_quick_gelu_arr, vm_geglu_arr, vm_affine_arr, vm_norm_row,
     vm_sum, vm_sum_sqdev, vm_max_arr, vm_exp_sum, vm_scale_arr, vm_add_arr,
+    vm_col_max, vm_col_exp, vm_col_scale,
     fma_loop_avx512, 12 * 16 * 2,
 };
 

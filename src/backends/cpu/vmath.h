@@ -234,3 +234,33 @@ VM_ATTR static void vm_add_arr(const float *a, const float *b, float *y, int64_t
     for (; i + VM_W <= n; i += VM_W) vm_store(y + i, vm_load(a + i) + vm_load(b + i));
     for (; i < n; i++) y[i] = a[i] + b[i];
 }
+
+VM_ATTR static void vm_col_max(const float *s, int64_t rows, int nr, float *m)
+{
+    for (int l = 0; l < nr; l += VM_W) {
+        vf v = vm_load(m + l);
+        for (int64_t r = 0; r < rows; r++) v = vm_max(v, vm_load(s + r * nr + l));
+        vm_store(m + l, v);
+    }
+}
+
+VM_ATTR static void vm_col_exp(float *s, int64_t rows, int nr, const float *m, float *sum)
+{
+    for (int l = 0; l < nr; l += VM_W) {
+        vf vmx = vm_load(m + l), acc = vm_load(sum + l);
+        for (int64_t r = 0; r < rows; r++) {
+            vf e = vm_exp(vm_load(s + r * nr + l) - vmx);
+            vm_store(s + r * nr + l, e);
+            acc += e;
+        }
+        vm_store(sum + l, acc);
+    }
+}
+
+VM_ATTR static void vm_col_scale(float *o, int64_t rows, int nr, const float *c)
+{
+    for (int l = 0; l < nr; l += VM_W) {
+        vf vc = vm_load(c + l);
+        for (int64_t r = 0; r < rows; r++) vm_store(o + r * nr + l, vm_load(o + r * nr + l) * vc);
+    }
+}
