@@ -11,7 +11,7 @@ B=${BUILD:-/tmp/wsd-bench-build}
 mkdir -p "$B/obj" "$B/generated"
 cmake -DWGSL_DIR=src/backends/webgpu/wgsl -DOUT="$B/generated/wsd_wgsl_embedded.c" \
       -P src/backends/webgpu/embed_wgsl.cmake
-CFLAGS=(-O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DWSD_HAVE_WEBGPU=1
+CFLAGS=(-O2 -w -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DWSD_HAVE_WEBGPU=1
         -Iinclude -Isrc "-I$B/generated" "-DWSD_DAWN_DEFAULT=\"$PWD/third_party/dawn\"")
 # What the graph builders and the backends need; image I/O (libpng) and the
 # public pipeline are not part of the benchmark.

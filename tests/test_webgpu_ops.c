@@ -295,6 +295,39 @@ static int b_reshape(wg_graph *g)
     return wg_linear(g, r, wg_weight(g, "w", S(7, 60)), wg_weight(g, "b", S(7)));
 }
 
+/* fusions the lowering makes: group norm (+ SiLU) into the next conv,
+ * 2x nearest upsampling into the next conv */
+static int b_gn_conv(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 7, 9));
+    int ga = wg_weight(g, "gamma", S(8)), be = wg_weight(g, "beta", S(8));
+    int n = wg_group_norm(g, wg_scale(g, x, 2.0f, 1.0f), ga, be, 4, 1e-6f, 1);
+    return wg_conv2d(g, n, wg_weight(g, "w", S(12, 8, 3, 3)), wg_weight(g, "b", S(12)), 1, 1, 1, 1, 1);
+}
+static int b_gn_conv1(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 16, 5, 6));
+    int ga = wg_weight(g, "gamma", S(16)), be = wg_weight(g, "beta", S(16));
+    int n = wg_group_norm(g, x, ga, be, 8, 1e-5f, 0);
+    return wg_conv2d(g, n, wg_weight(g, "w", S(6, 16, 1, 1)), -1, 1, 0, 0, 0, 0);
+}
+static int b_up_conv(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 6, 7));
+    int u = wg_upsample_nearest(g, x, 12, 14);
+    return wg_conv2d(g, u, wg_weight(g, "w", S(9, 5, 3, 3)), wg_weight(g, "b", S(9)), 1, 1, 1, 1, 1);
+}
+static int b_conv_deep(wg_graph *g) /* long K, small grid: split-K */
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 64, 4, 4));
+    return wg_conv2d(g, x, wg_weight(g, "w", S(40, 64, 3, 3)), wg_weight(g, "b", S(40)), 1, 1, 1, 1, 1);
+}
+static int b_linear_deep(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 5, 600));
+    return wg_linear(g, x, wg_weight(g, "w", S(24, 600)), wg_weight(g, "b", S(24)));
+}
+
 /* shapes sized for the 4 KiB-binding / 16 KiB-buffer split test */
 static int b_split_conv(wg_graph *g)
 {
@@ -337,6 +370,11 @@ static const tcase cases[] = {
     {"conv2d 1x1, no bias", b_conv1, "gemm"},
     {"linear", b_linear, "gemm"},
     {"linear 150 rows, no bias", b_linear_tall, "gemm"},
+    {"group_norm+silu -> conv2d 3x3", b_gn_conv, "gemm"},
+    {"group_norm -> conv2d 1x1", b_gn_conv1, "gemm"},
+    {"upsample x2 -> conv2d", b_up_conv, "gemm"},
+    {"conv2d K=576, 4x4", b_conv_deep, "gemm"},
+    {"linear K=600", b_linear_deep, "gemm"},
     {"group_norm", b_gn, "gn"},
     {"group_norm + silu, offset input", b_gn_silu, "gn"},
     {"group_norm 3-D + silu", b_gn3d, "gn"},
@@ -528,6 +566,12 @@ int main(int argc, char **argv)
                 if (!gemm_variant_fits(&gemm_variants[v], caps)) continue;
                 wsd_backend_webgpu_set_variant(gpu, gemm_variants[v].name);
                 check_case(cpu, gpu, c, 0, gemm_variants[v].name);
+            }
+            /* split-K (partial sums in scratch, then a reduction) */
+            static const char *const splits[] = {"m32n32k16t2x2/s2", "m64n64k16t4x4/s3", "m16n64k16t1x4/s8"};
+            for (size_t v = 0; v < sizeof splits / sizeof splits[0]; v++) {
+                wsd_backend_webgpu_set_variant(gpu, splits[v]);
+                check_case(cpu, gpu, c, 0, splits[v]);
             }
         } else if (!strcmp(cases[c].hot, "attn")) {
             for (int v = 0; v < n_attn_variants; v++) {

@@ -8,5 +8,6 @@ int cmd_generate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_tune(int argc, char **argv); /* WebGPU kernel tuning (src/backends/webgpu) */
 
 #endif

@@ -13,6 +13,7 @@ static const struct {
     {"run", cmd_run, "run one model component on tensors from a safetensors file (golden harness)"},
     {"info", cmd_info, "parameter counts and planned memory of a model"},
     {"tokenize", cmd_tokenize, "print the CLIP token ids of a prompt"},
+    {"tune", cmd_tune, "time WebGPU kernel variants on this adapter, write the tuning database"},
 };
 
 static void usage(FILE *f)

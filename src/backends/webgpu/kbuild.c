@@ -274,6 +274,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
         const char *nm = o->name;
         if (o->type < 0) {
             sb_add(&t, "fn ld_%s(i: u32) -> f32 { return 0.0; }\n", nm);
+            sb_add(&t, "fn st_%s(i: u32, v: f32) { }\n", nm);
             continue;
         }
         int b = bind_of[i];

@@ -17,8 +17,9 @@
  *                    st_x(i, v) (arena/scratch only)
  *   packed-f16:      ld_x(i) -> f32, ld2_x(i) / ld4_x(i) (i + offset even)
  *   i32 operands:    ldi_x(i) -> i32
- * A stub operand (kb_stub) gets an ld_x returning 0, for kernels with
- * optional inputs (a conv without bias).
+ * A stub operand (kb_stub) gets an ld_x returning 0 and an st_x doing
+ * nothing, for kernels with optional operands (a conv without bias, or one
+ * writing split-K partials instead of y).
  *
  * Operands in the same buffer share one binding when they fit in one
  * (alignment and max-binding permitting); overlapping operands must. */

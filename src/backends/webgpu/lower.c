@@ -20,6 +20,14 @@ typedef struct L {
                             the alignment slack of an unaligned start */
     uint32_t maxdim;     /* max workgroups per dimension */
     wsd_err *err;
+    /* fusion and scratch layout, per node (prepass) */
+    int *skip;           /* node folded into its consumer */
+    int *conv_up2;       /* conv reads its input through a 2x nearest upsampling */
+    int *conv_gn;        /* conv reads its input through group norm node (or -1) */
+    int *gn_into_conv;   /* group norm folded into conv node (or -1) */
+    gemm_pick *conv_pick;
+    uint64_t *gn_stats_off, *gn_coef_off;
+    uint64_t persist_bytes;
 } L;
 
 const char *wgl_kernel_text(const char *name) { return wsd_wgsl_get(name); }
@@ -299,6 +307,20 @@ static wsd_status lower_rows(L *l, const wg_node *n, int idx, int is_ln)
     return WSD_OK;
 }
 
+/* ---- scratch ----
+ * [0, persist): per-node regions that outlive their node (group-norm
+ * statistics, and the per-channel coefficients of a group norm folded into
+ * the next convolution); [persist, ...): temporaries reused by every node
+ * (group-norm partial sums, split-K partial products). */
+
+static uint64_t temp_off(const L *l) { return l->persist_bytes; }
+
+static void temp_need(L *l, uint64_t bytes)
+{
+    uint64_t end = l->persist_bytes + ((bytes + 255) & ~255ull);
+    if (end > l->p->scratch_bytes) l->p->scratch_bytes = end;
+}
+
 /* ---- group norm ---- */
 
 static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
@@ -318,9 +340,9 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         chunk *= 2;
         nchunks = (seg_len + chunk - 1) / chunk;
     }
-    uint64_t rbase = (nseg * nchunks * 3 + 63) & ~63ull;
-    uint64_t scratch = (rbase + 2 * nseg) * 4;
-    if (scratch > l->p->scratch_bytes) l->p->scratch_bytes = (scratch + 255) & ~255ull;
+    uint64_t part_bytes = nseg * nchunks * 3 * 4;
+    temp_need(l, part_bytes);
+    uint64_t gs_off = l->gn_stats_off[idx], gs_bytes = nseg * 2 * 4;
     uint64_t segs_per = l->maxsub / (seg_len * 4);
     for (uint64_t s0 = 0; s0 < nseg; s0 += segs_per) {
         uint64_t ns = nseg - s0 < segs_per ? nseg - s0 : segs_per;
@@ -328,7 +350,7 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb_init(&k, "gn_stats", v->name);
         kb_const_u(&k, "WG", 256);
         WSD_TRY(opnd_f32(l, &k, "x", n->in[0], s0 * seg_len * 4, ns * seg_len * 4));
-        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, 0, scratch, WGL_F32);
+        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, temp_off(l), part_bytes, WGL_F32);
         kb_u32(&k, "seg_len", (uint32_t)seg_len);
         kb_u32(&k, "chunk", (uint32_t)chunk);
         kb_u32(&k, "nchunks", (uint32_t)nchunks);
@@ -340,13 +362,27 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb k;
         kb_init(&k, "gn_combine", NULL);
         kb_const_u(&k, "WG", 64);
-        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, 0, scratch, WGL_F32);
+        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, temp_off(l), part_bytes, WGL_F32);
+        kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
         kb_u32(&k, "nseg", (uint32_t)nseg);
         kb_u32(&k, "nchunks", (uint32_t)nchunks);
-        kb_u32(&k, "rbase", (uint32_t)rbase);
         kb_f32(&k, "eps", n->fp[0]);
         kb_grid(&k, (uint32_t)((nseg + 63) / 64), 1, 1);
         WSD_TRY(emit(l, &k, idx));
+    }
+    if (l->gn_into_conv[idx] >= 0) { /* folded into the next conv: per-channel coefficients only */
+        kb k;
+        kb_init(&k, "gn_coef", NULL);
+        kb_const_u(&k, "WG", 64);
+        kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
+        kb_opnd_raw(&k, "cf", WGL_SCRATCH, 0, l->gn_coef_off[idx], N * C * 2 * 4, WGL_F32);
+        WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
+        kb_u32(&k, "n", (uint32_t)(N * C));
+        kb_u32(&k, "c", (uint32_t)C);
+        kb_u32(&k, "cpg", (uint32_t)cpg);
+        kb_u32(&k, "groups", (uint32_t)G);
+        kb_grid(&k, (uint32_t)((N * C + 63) / 64), 1, 1);
+        return emit(l, &k, idx);
     }
     for (uint64_t s0 = 0; s0 < nseg; s0 += segs_per) {
         uint64_t ns = nseg - s0 < segs_per ? nseg - s0 : segs_per;
@@ -359,14 +395,13 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         WSD_TRY(opnd_f32(l, &k, "y", n->out, s0 * seg_len * 4, len * 4));
         WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
         WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
-        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, 0, scratch, WGL_F32);
+        kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
         kb_u32(&k, "n", (uint32_t)len);
         kb_u32(&k, "seg_len", (uint32_t)seg_len);
         kb_u32(&k, "seg0", (uint32_t)s0);
         kb_u32(&k, "groups", (uint32_t)G);
         kb_u32(&k, "cpg", (uint32_t)cpg);
         kb_u32(&k, "hw", (uint32_t)S);
-        kb_u32(&k, "rbase", (uint32_t)rbase);
         kb_grid_flat(&k, (len + 255) / 256, l->maxdim);
         WSD_TRY(emit(l, &k, idx));
     }
@@ -375,36 +410,69 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
 
 /* ---- conv2d and linear ---- */
 
-static const gemm_variant *pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n)
+static gemm_pick pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n, uint64_t batch, uint64_t k)
 {
-    const gemm_variant *v = gemm_variant_find(tune(l, sig));
-    if (v && gemm_variant_fits(v, l->caps)) return v;
-    v = gemm_variant_default(m, n, l->caps->is_cpu);
-    if (gemm_variant_fits(v, l->caps)) return v;
-    return gemm_variant_find("m32n32k16t2x2");
+    gemm_pick p = gemm_pick_parse(tune(l, sig));
+    if (p.v && gemm_variant_fits(p.v, l->caps)) return p;
+    p.v = gemm_variant_default(m, n, l->caps->is_cpu);
+    if (!gemm_variant_fits(p.v, l->caps)) p.v = gemm_variant_find("m32n32k16t2x2");
+    p.split = l->caps->is_cpu ? 1 : gemm_auto_split(p.v, m, n, batch, k);
+    return p;
+}
+
+/* the split-K reduction: y = bias + sum of the partials */
+static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, uint64_t n, uint64_t inner, uint64_t nch,
+                                     uint32_t nsplit, uint64_t part_off)
+{
+    kb k;
+    kb_init(&k, "splitk_reduce", NULL);
+    kb_const_u(&k, "WG", 256);
+    kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, part_off, (uint64_t)nsplit * n * 4, WGL_F32);
+    if (bias >= 0)
+        WSD_TRY(opnd_whole(l, &k, "bias", bias));
+    else
+        kb_stub(&k, "bias");
+    WSD_TRY(opnd_whole(l, &k, "y", y));
+    kb_u32(&k, "n", (uint32_t)n);
+    kb_u32(&k, "inner", (uint32_t)inner);
+    kb_u32(&k, "nch", (uint32_t)nch);
+    kb_u32(&k, "nsplit", nsplit);
+    kb_grid_flat(&k, (n + 255) / 256, l->maxdim);
+    return emit(l, &k, idx);
 }
 
 static wsd_status lower_conv(L *l, const wg_node *n, int idx)
 {
     const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]), *Y = T(l, n->out);
-    uint64_t N = (uint64_t)X->shape[0], Ci = (uint64_t)X->shape[1], H = (uint64_t)X->shape[2], Wd = (uint64_t)X->shape[3];
+    int up2 = l->conv_up2[idx], gn = l->conv_gn[idx];
+    uint64_t N = (uint64_t)X->shape[0], Ci = (uint64_t)X->shape[1], Hs = (uint64_t)X->shape[2], Ws = (uint64_t)X->shape[3];
+    uint64_t H = up2 ? 2 * Hs : Hs, Wd = up2 ? 2 * Ws : Ws; /* the (virtually upsampled) input the conv sees */
     uint64_t Co = (uint64_t)Wt->shape[0], kh = (uint64_t)Wt->shape[2], kw = (uint64_t)Wt->shape[3];
     uint64_t Ho = (uint64_t)Y->shape[2], Wo = (uint64_t)Y->shape[3];
     int stride = n->ip[0], pad_t = n->ip[1], pad_l = n->ip[2];
     int has_bias = n->n_in > 2 && n->in[2] >= 0;
-    int pw = kh == 1 && kw == 1 && stride == 1 && pad_t == 0 && pad_l == 0 && n->ip[3] == 0 && n->ip[4] == 0;
-    char sig[200];
-    wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
-    const gemm_variant *v = pick_gemm(l, sig, Co, Ho * Wo);
-    uint64_t xplane = H * Wd * 4, yplane = Ho * Wo * 4;
+    int pw = !up2 && kh == 1 && kw == 1 && stride == 1 && pad_t == 0 && pad_l == 0 && n->ip[3] == 0 && n->ip[4] == 0;
+    gemm_pick pk = l->conv_pick[idx];
+    const gemm_variant *v = pk.v;
+    uint64_t xplane = Hs * Ws * 4, yplane = Ho * Wo * 4;
     uint64_t xb = Ci * xplane, yb = Co * yplane;
-    int whole = N * xb <= l->maxb && N * yb <= l->maxb;
+    int whole = N * xb <= l->maxsub && N * yb <= l->maxsub;
+    if ((up2 || gn >= 0) && !whole)
+        return wsd_fail(l->err, WSD_ERR_INTERNAL, "webgpu: fused conv2d over a split tensor");
     uint64_t cc = whole ? Ci : l->maxsub / xplane, oc = whole ? Co : l->maxsub / yplane;
     if (cc < 1 || oc < 1)
         return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: conv2d plane of %llux%llu exceeds one binding",
                         (unsigned long long)H, (unsigned long long)Wd);
     if (cc > Ci) cc = Ci;
     if (oc > Co) oc = Co;
+    uint32_t nsplit = (whole && !v->ref) ? pk.split : 1;
+    uint64_t K = Ci * kh * kw, kper = K;
+    if (nsplit > 1) {
+        kper = ((K + nsplit - 1) / nsplit + v->bk - 1) / v->bk * v->bk;
+        nsplit = (uint32_t)((K + kper - 1) / kper);
+    }
+    uint64_t part_off = temp_off(l), ny = N * Co * Ho * Wo;
+    if (nsplit > 1) temp_need(l, (uint64_t)nsplit * ny * 4);
     uint64_t nb_loop = whole ? 1 : N;
     for (uint64_t b = 0; b < nb_loop; b++)
         for (uint64_t co0 = 0; co0 < Co; co0 += oc)
@@ -422,7 +490,12 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                     kb_const_u(&k, "BK", v->bk);
                     kb_const_u(&k, "TM", v->tm);
                     kb_const_u(&k, "TN", v->tn);
+                    kb_const_b(&k, "VEC4", v->vec4);
                     kb_const_b(&k, "PW", pw);
+                    kb_const_b(&k, "SPLIT", nsplit > 1);
+                    kb_const_b(&k, "UP2", up2);
+                    kb_const_b(&k, "NORM", gn >= 0);
+                    kb_const_b(&k, "NSILU", gn >= 0 && l->pg.nodes[gn].ip[1]);
                 }
                 kb_const_u(&k, "KH", (uint32_t)kh);
                 kb_const_u(&k, "KW", (uint32_t)kw);
@@ -431,11 +504,24 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                 WSD_TRY(opnd_f32(l, &k, "x", n->in[0], (b * Ci + ci0) * xplane, (nbatch - 1) * xb + nci * xplane));
                 int wtype;
                 WSD_TRY(opnd_matrix(l, &k, "w", n->in[1], &wtype));
-                if (has_bias && !acc)
+                if (has_bias && !acc && nsplit == 1)
                     WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
                 else
                     kb_stub(&k, "bias");
-                WSD_TRY(opnd_f32(l, &k, "y", n->out, (b * Co + co0) * yplane, (nbatch - 1) * yb + nco * yplane));
+                if (gn >= 0) {
+                    kb_opnd_raw(&k, "gn", WGL_SCRATCH, 0, l->gn_coef_off[gn], N * Ci * 2 * 4, WGL_F32);
+                    WSD_TRY(opnd_whole(l, &k, "beta", l->pg.nodes[gn].in[2]));
+                } else if (!v->ref) {
+                    kb_stub(&k, "gn");
+                    kb_stub(&k, "beta");
+                }
+                if (nsplit > 1) {
+                    kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, part_off, (uint64_t)nsplit * ny * 4, WGL_F32);
+                    kb_stub(&k, "y");
+                } else {
+                    WSD_TRY(opnd_f32(l, &k, "y", n->out, (b * Co + co0) * yplane, (nbatch - 1) * yb + nco * yplane));
+                    if (!v->ref) kb_stub(&k, "part");
+                }
                 if (v->ref) kb_u32(&k, "n", (uint32_t)(nbatch * nco * Ho * Wo));
                 kb_u32(&k, "ci", (uint32_t)nci);
                 kb_u32(&k, "h", (uint32_t)H);
@@ -445,18 +531,26 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                 kb_u32(&k, "wo", (uint32_t)Wo);
                 kb_i32(&k, "pad_t", pad_t);
                 kb_i32(&k, "pad_l", pad_l);
-                kb_u32(&k, "xbs", (uint32_t)(Ci * H * Wd));
+                kb_u32(&k, "xbs", (uint32_t)(Ci * Hs * Ws));
                 kb_u32(&k, "ybs", (uint32_t)(Co * Ho * Wo));
                 kb_u32(&k, "wstride", (uint32_t)(Ci * kh * kw));
                 kb_u32(&k, "wk0", (uint32_t)(ci0 * kh * kw));
                 kb_u32(&k, "co0", (uint32_t)co0);
+                if (!v->ref) {
+                    kb_u32(&k, "nsplit", nsplit);
+                    kb_u32(&k, "kper", (uint32_t)kper);
+                    kb_u32(&k, "pstride", (uint32_t)ny);
+                    kb_u32(&k, "sw", (uint32_t)Ws);
+                }
                 if (v->ref)
                     kb_grid_flat(&k, (nbatch * nco * Ho * Wo + 63) / 64, l->maxdim);
                 else
                     kb_grid(&k, (uint32_t)((Ho * Wo + v->bn - 1) / v->bn), (uint32_t)((nco + v->bm - 1) / v->bm),
-                            (uint32_t)nbatch);
+                            (uint32_t)(nbatch * nsplit));
                 WSD_TRY(emit(l, &k, idx));
             }
+    if (nsplit > 1)
+        WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, ny, Ho * Wo, Co, nsplit, part_off));
     return WSD_OK;
 }
 
@@ -467,11 +561,20 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
     int has_bias = n->n_in > 2 && n->in[2] >= 0;
     char sig[200];
     wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
-    const gemm_variant *v = pick_gemm(l, sig, M, N);
+    gemm_pick pk = pick_gemm(l, sig, M, N, 1, K);
+    const gemm_variant *v = pk.v;
     uint64_t rmax = l->maxsub / (4 * (K > N ? K : N));
     if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: linear rows exceed one binding");
     for (uint64_t r0 = 0; r0 < M; r0 += rmax) {
         uint64_t nr = M - r0 < rmax ? M - r0 : rmax;
+        uint32_t nsplit = (!v->ref && nr == M) ? pk.split : 1;
+        uint64_t kper = K;
+        if (nsplit > 1) {
+            kper = ((K + nsplit - 1) / nsplit + v->bk - 1) / v->bk * v->bk;
+            nsplit = (uint32_t)((K + kper - 1) / kper);
+        }
+        uint64_t part_off = temp_off(l), ny = nr * N;
+        if (nsplit > 1) temp_need(l, (uint64_t)nsplit * ny * 4);
         kb k;
         kb_init(&k, v->ref ? "linear_ref" : "linear", v->name);
         if (v->ref) {
@@ -482,23 +585,36 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             kb_const_u(&k, "BK", v->bk);
             kb_const_u(&k, "TM", v->tm);
             kb_const_u(&k, "TN", v->tn);
+            kb_const_b(&k, "VEC4", v->vec4);
+            kb_const_b(&k, "SPLIT", nsplit > 1);
         }
         WSD_TRY(opnd_f32(l, &k, "x", n->in[0], r0 * K * 4, nr * K * 4));
         int wtype;
         WSD_TRY(opnd_matrix(l, &k, "w", n->in[1], &wtype));
-        if (has_bias)
+        if (has_bias && nsplit == 1)
             WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
         else
             kb_stub(&k, "bias");
-        WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * N * 4, nr * N * 4));
+        if (nsplit > 1) {
+            kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, part_off, (uint64_t)nsplit * ny * 4, WGL_F32);
+            kb_stub(&k, "y");
+        } else {
+            WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * N * 4, nr * N * 4));
+            if (!v->ref) kb_stub(&k, "part");
+        }
         kb_u32(&k, "m", (uint32_t)nr);
         kb_u32(&k, "n", (uint32_t)N);
         kb_u32(&k, "k", (uint32_t)K);
+        if (!v->ref) {
+            kb_u32(&k, "kper", (uint32_t)kper);
+            kb_u32(&k, "pstride", (uint32_t)ny);
+        }
         if (v->ref)
             kb_grid_flat(&k, (nr * N + 63) / 64, l->maxdim);
         else
-            kb_grid(&k, (uint32_t)((N + v->bn - 1) / v->bn), (uint32_t)((nr + v->bm - 1) / v->bm), 1);
+            kb_grid(&k, (uint32_t)((N + v->bn - 1) / v->bn), (uint32_t)((nr + v->bm - 1) / v->bm), nsplit);
         WSD_TRY(emit(l, &k, idx));
+        if (nsplit > 1) WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, ny, 1, N, nsplit, part_off));
     }
     return WSD_OK;
 }
@@ -786,9 +902,80 @@ static wsd_status lower_timestep(L *l, const wg_node *n, int idx)
     return emit(l, &k, idx);
 }
 
+/* Decides the conv kernels and the fusions, rewriting the private graph so
+ * the planner never allocates what a fusion makes unnecessary:
+ *  - upsample_nearest(2x) -> conv2d: the conv reads the small tensor;
+ *  - group_norm -> conv2d: the norm's statistics are computed, its output is
+ *    not: the conv normalises while it loads (and applies the SiLU).
+ * Only when the intermediate has no other reader, is not an output and the
+ * conv runs in one piece with a tiled kernel. Then lays out the persistent
+ * part of the scratch buffer. */
+static wsd_status prepass(L *l)
+{
+    wg_graph *g = &l->pg;
+    int nn = g->n_nodes, nt = g->n_tensors;
+    int *readers = calloc((size_t)(nt ? nt : 1), sizeof *readers);
+    if (!readers) return wsd_fail(l->err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0) readers[g->nodes[i].in[k]]++;
+    for (int i = 0; i < nt; i++)
+        if (g->t[i].view_of >= 0) readers[g->t[i].view_of] += 2; /* viewed: never fused */
+    for (int i = 0; i < nn; i++) {
+        l->conv_gn[i] = l->gn_into_conv[i] = -1;
+        wg_node *c = &g->nodes[i];
+        if (c->op != WG_OP_CONV2D) continue;
+        const wg_tensor *X = &g->t[c->in[0]], *Wt = &g->t[c->in[1]], *Y = &g->t[c->out];
+        char sig[200];
+        wgl_node_signature(g, c, l->o->weights_f16, sig, sizeof sig);
+        uint64_t K = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
+        l->conv_pick[i] = pick_gemm(l, sig, (uint64_t)Wt->shape[0], (uint64_t)(Y->shape[2] * Y->shape[3]),
+                                    (uint64_t)X->shape[0], K);
+        if (l->conv_pick[i].v->ref || l->o->no_fusion) continue;
+        int x = c->in[0];
+        int pn = X->producer;
+        if (pn < 0 || readers[x] != 1 || X->is_output || X->kind != WG_VALUE || X->view_of >= 0) continue;
+        const wg_node *u = &g->nodes[pn];
+        const wg_tensor *U = &g->t[u->in[0]];
+        uint64_t ybytes = (uint64_t)wg_numel(Y) * 4, sbytes = (uint64_t)wg_numel(U) * 4;
+        if (ybytes > l->maxsub || sbytes > l->maxsub) continue;
+        if (u->op == WG_OP_UPSAMPLE_NEAREST && U->ndim == 4 && X->shape[2] == 2 * U->shape[2] &&
+            X->shape[3] == 2 * U->shape[3]) {
+            l->conv_up2[i] = 1;
+            l->skip[pn] = 1;
+        } else if (u->op == WG_OP_GROUP_NORM && U->ndim == 4) {
+            l->conv_gn[i] = pn;
+            l->gn_into_conv[pn] = i;
+        } else {
+            continue;
+        }
+        c->in[0] = u->in[0];
+        g->t[x].ndim = 1; /* never materialised */
+        g->t[x].shape[0] = 1;
+    }
+    uint64_t off = 0;
+    for (int i = 0; i < nn; i++) {
+        const wg_node *n = &g->nodes[i];
+        if (n->op != WG_OP_GROUP_NORM) continue;
+        const wg_tensor *X = &g->t[n->in[0]];
+        uint64_t N = (uint64_t)X->shape[0], C = (uint64_t)X->shape[1];
+        l->gn_stats_off[i] = off;
+        off += (N * (uint64_t)n->ip[0] * 2 * 4 + 255) & ~255ull;
+        if (l->gn_into_conv[i] >= 0) {
+            l->gn_coef_off[i] = off;
+            off += (N * C * 2 * 4 + 255) & ~255ull;
+        }
+    }
+    l->persist_bytes = off;
+    l->p->scratch_bytes = off;
+    free(readers);
+    return WSD_OK;
+}
+
 static wsd_status lower_node(L *l, int idx)
 {
     const wg_node *n = &l->pg.nodes[idx];
+    if (l->skip[idx]) return WSD_OK;
     switch (n->op) {
     case WG_OP_SILU: case WG_OP_GELU: case WG_OP_QUICK_GELU: case WG_OP_SCALE: case WG_OP_CLAMP:
         return lower_ew(l, n, idx);
@@ -825,6 +1012,21 @@ void wgl_prog_free(wgl_prog *p)
     memset(p, 0, sizeof *p);
 }
 
+static void lower_free(L *l)
+{
+    free(l->pg.t);
+    free(l->pg.nodes);
+    free(l->skip);
+    free(l->conv_up2);
+    free(l->conv_gn);
+    free(l->gn_into_conv);
+    free(l->conv_pick);
+    free(l->gn_stats_off);
+    free(l->gn_coef_off);
+    l->pg.t = NULL;
+    l->pg.nodes = NULL;
+}
+
 wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, wsd_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -848,6 +1050,7 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
      * offsets and in-place decisions, and the caller's graph is const. */
     l.pg = *g;
     l.pg.t = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *l.pg.t);
+    l.pg.nodes = NULL;
     out->t_chunk = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *out->t_chunk);
     out->t_off = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *out->t_off);
     if (!l.pg.t || !out->t_chunk || !out->t_off) {
@@ -857,13 +1060,34 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
     }
     memcpy(l.pg.t, g->t, (size_t)g->n_tensors * sizeof *l.pg.t);
     l.pg.cap_tensors = g->n_tensors;
+    size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1);
+    l.pg.nodes = malloc(nn * sizeof *l.pg.nodes);
+    l.skip = calloc(nn, sizeof *l.skip);
+    l.conv_up2 = calloc(nn, sizeof *l.conv_up2);
+    l.conv_gn = calloc(nn, sizeof *l.conv_gn);
+    l.gn_into_conv = calloc(nn, sizeof *l.gn_into_conv);
+    l.conv_pick = calloc(nn, sizeof *l.conv_pick);
+    l.gn_stats_off = calloc(nn, sizeof *l.gn_stats_off);
+    l.gn_coef_off = calloc(nn, sizeof *l.gn_coef_off);
+    wsd_status st = WSD_OK;
+    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.conv_pick || !l.gn_stats_off ||
+        !l.gn_coef_off)
+        st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+    else
+        memcpy(l.pg.nodes, g->nodes, (size_t)g->n_nodes * sizeof *l.pg.nodes);
+    if (st == WSD_OK) st = prepass(&l);
+    if (st != WSD_OK) {
+        lower_free(&l);
+        wgl_prog_free(out);
+        return st;
+    }
     out->n_tensors = g->n_tensors;
     wg_plan plan;
     memset(&plan, 0, sizeof plan);
     plan.chunk_bytes = wgl_chunk_bytes(&opt->caps);
-    wsd_status st = wg_plan_memory(&l.pg, &plan, err);
+    st = wg_plan_memory(&l.pg, &plan, err);
     if (st != WSD_OK) {
-        free(l.pg.t);
+        lower_free(&l);
         wgl_prog_free(out);
         return wsd_fail_prefix(err, "webgpu: ");
     }
@@ -872,7 +1096,7 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
     uint64_t arena = plan.arena_bytes ? plan.arena_bytes : 256;
     out->n_chunks = (int)((arena + plan.chunk_bytes - 1) / plan.chunk_bytes);
     if (out->n_chunks > 64) {
-        free(l.pg.t);
+        lower_free(&l);
         wgl_prog_free(out);
         return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: the activation arena (%llu bytes) needs more than 64 buffers",
                         (unsigned long long)arena);
@@ -908,11 +1132,12 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
         uint64_t n = (uint64_t)wg_numel(&g->t[s]);
         st = lower_blocks(&l, -1, s, 0, n, d, 0, n, 1, n);
     }
-    free(l.pg.t);
+    lower_free(&l);
     if (st != WSD_OK) {
         wgl_prog_free(out);
         return st;
     }
     if (out->scratch_bytes == 0) out->scratch_bytes = 256;
+    out->scratch_bytes = (out->scratch_bytes + 255) & ~255ull;
     return WSD_OK;
 }

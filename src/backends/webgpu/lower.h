@@ -106,6 +106,7 @@ typedef struct wgl_options {
     void *tune_user;
     int force_reference;      /* use the simplest (reference) kernel variant everywhere */
     const char *force_variant;/* tests: this variant name wherever it applies */
+    int no_fusion;            /* lower node by node (tests compare both) */
     const wgl_link *links;    /* copies appended after the last node */
     int n_links;
 } wgl_options;

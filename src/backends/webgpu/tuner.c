@@ -223,24 +223,45 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
         }
         inputs in;
         make_inputs(one, &in, 0xABCDEFull + (uint64_t)i);
-        const char *names[32];
-        int nv = 0;
+        const char *names[48];
+        char split_names[24][48];
+        int nv = 0, ns = 0;
         if (fam == WGL_HOT_GEMM) {
-            for (int v = 0; v < n_gemm_variants && nv < 32; v++)
-                if (gemm_variant_fits(&gemm_variants[v], caps)) names[nv++] = gemm_variants[v].name;
+            uint64_t gm, gn, gb, gk;
+            const wg_tensor *X = &g->t[n->in[0]], *Wt = &g->t[n->in[1]], *Y = &g->t[n->out];
+            if (n->op == WG_OP_CONV2D) {
+                gm = (uint64_t)Wt->shape[0];
+                gn = (uint64_t)(Y->shape[2] * Y->shape[3]);
+                gb = (uint64_t)X->shape[0];
+                gk = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
+            } else {
+                gk = (uint64_t)Wt->shape[1];
+                gm = (uint64_t)wg_numel(X) / gk;
+                gn = (uint64_t)Wt->shape[0];
+                gb = 1;
+            }
+            for (int v = 0; v < n_gemm_variants && nv < 46; v++) {
+                if (!gemm_variant_fits(&gemm_variants[v], caps)) continue;
+                names[nv++] = gemm_variants[v].name;
+                uint32_t sp = gemm_auto_split(&gemm_variants[v], gm, gn, gb, gk);
+                if (sp > 1 && ns < 24 && nv < 46) { /* and with split-K */
+                    snprintf(split_names[ns], sizeof split_names[ns], "%s/s%u", gemm_variants[v].name, sp);
+                    names[nv++] = split_names[ns++];
+                }
+            }
         } else if (fam == WGL_HOT_ATTN) {
             uint32_t dv = (uint32_t)(one->t[wg_find(one, "v")].shape[2] / n->ip[0]);
-            for (int v = 0; v < n_attn_variants && nv < 32; v++)
+            for (int v = 0; v < n_attn_variants && nv < 46; v++)
                 if (attn_variant_fits(&attn_variants[v], dv, caps)) names[nv++] = attn_variants[v].name;
         } else {
-            for (int v = 0; v < n_gn_variants && nv < 32; v++) names[nv++] = gn_variants[v].name;
+            for (int v = 0; v < n_gn_variants && nv < 46; v++) names[nv++] = gn_variants[v].name;
         }
         /* names[0] is the reference for gemm/attn ("ref"); the first gn variant otherwise */
         float *ref = NULL, *cand = NULL;
         size_t nout = (size_t)wg_numel(&one->t[wg_find(one, "out")]);
         double best = INFINITY, ref_ms = 0;
         const char *best_name = NULL;
-        char note[256] = "";
+        char note[1024] = "";
         size_t note_len = 0;
         for (int v = 0; v < nv && st == WSD_OK; v++) {
             double ms = 0;
@@ -259,7 +280,7 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
             double d = v == 0 ? 0 : rel_l2(cand, ref, nout);
             int ok = d <= 1e-4;
             if (v == 0) ref_ms = ms;
-            if (note_len + 40 < sizeof note)
+            if (note_len + 48 < sizeof note)
                 note_len += (size_t)snprintf(note + note_len, sizeof note - note_len, "%s%s=%.3f%s", note_len ? " " : "",
                                              names[v], ms, ok ? "" : "!");
             if (!ok) {

@@ -1,21 +1,27 @@
 /* Kernel variant tables: see variants.h. */
 #include "backends/webgpu/variants.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const gemm_variant gemm_variants[] = {
-    {"ref", 1, 0, 0, 0, 0, 0},
-    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2},
-    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4},
-    {"m32n64k16t2x4", 0, 32, 64, 16, 2, 4},
-    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4},
-    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2},
-    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1},
-    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4},
-    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8},
-    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8},
-    {"m128n128k16t8x8", 0, 128, 128, 16, 8, 8},
-    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4},
+    {"ref", 1, 0, 0, 0, 0, 0, 0},
+    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0},
+    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0},
+    {"m32n64k16t2x4", 0, 32, 64, 16, 2, 4, 0},
+    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0},
+    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0},
+    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0},
+    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0},
+    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0},
+    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0},
+    {"m128n128k16t8x8", 0, 128, 128, 16, 8, 8, 0},
+    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0},
+    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1},
+    {"m128n128k16v", 0, 128, 128, 16, 8, 8, 1},
+    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1},
+    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1},
+    {"m64n64k16v", 0, 64, 64, 16, 8, 8, 1},
 };
 const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
 
@@ -35,6 +41,9 @@ const attn_variant attn_variants[] = {
     {"t16x64", ATTN_TILED, 16, 64, 0},
     {"t64x32", ATTN_TILED, 64, 32, 0},
     {"t64x128", ATTN_TILED, 64, 128, 0},
+    {"t16x256", ATTN_TILED, 16, 256, 0},
+    {"t32x128", ATTN_TILED, 32, 128, 0},
+    {"t16x128", ATTN_TILED, 16, 128, 0},
 };
 const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
 
@@ -53,6 +62,33 @@ const gemm_variant *gemm_variant_find(const char *name)
     return NULL;
 }
 
+gemm_pick gemm_pick_parse(const char *name)
+{
+    gemm_pick p = {NULL, 1};
+    if (!name) return p;
+    char base[40];
+    const char *slash = strchr(name, '/');
+    size_t n = slash ? (size_t)(slash - name) : strlen(name);
+    if (n >= sizeof base) return p;
+    memcpy(base, name, n);
+    base[n] = 0;
+    p.v = gemm_variant_find(base);
+    if (slash && slash[1] == 's') {
+        int k = atoi(slash + 2);
+        if (k >= 1 && k <= 64) p.split = (uint32_t)k;
+    }
+    return p;
+}
+
+uint32_t gemm_auto_split(const gemm_variant *v, uint64_t m, uint64_t n, uint64_t batch, uint64_t k)
+{
+    if (v->ref) return 1;
+    uint64_t wgs = ((m + v->bm - 1) / v->bm) * ((n + v->bn - 1) / v->bn) * batch;
+    uint32_t s = 1;
+    while (wgs * s < 256 && k / (s * 2) >= 256 && s < 16) s *= 2;
+    return s;
+}
+
 const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu)
 {
     if (m <= 16) return gemm_variant_find("m16n64k16t1x4");
@@ -65,6 +101,7 @@ int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
 {
     if (v->ref) return 1;
     uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+    if (v->vec4 && (v->tm != 8 || v->tn != 8)) return 0;
     return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
            (uint64_t)v->bk * (v->bm + v->bn) * 4 <= caps->max_workgroup_storage;
 }
@@ -90,7 +127,7 @@ int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
         attn_tiled_constants(v, dv, &t);
         uint64_t smem = ((uint64_t)t.dc * (v->bq + v->bkv) + (uint64_t)v->bq * v->bkv + 3ull * v->bq) * 4;
         return t.nt <= caps->max_invocations && t.nt <= caps->max_workgroup_size_x && t.nt % (v->bq / t.rq) == 0 &&
-               t.rq * t.cd <= 48 && smem <= caps->max_workgroup_storage;
+               t.nt % v->bq == 0 && t.rq * t.cd <= 64 && smem + 4ull * t.nt <= caps->max_workgroup_storage;
     }
     if (v->nt % v->bq) return 0;
     uint32_t tpr = v->nt / v->bq, npt = (dv + tpr - 1) / tpr;
@@ -104,7 +141,7 @@ const attn_variant *attn_variant_pick(const char *name, uint32_t dv, const gpu_c
         for (int i = 0; i < n_attn_variants; i++)
             if (!strcmp(attn_variants[i].name, name) && attn_variant_fits(&attn_variants[i], dv, caps))
                 return &attn_variants[i];
-    static const char *const defaults[] = {"t32x64", "q16k32t128", "q16k32t256", "q16k32t64"};
+    static const char *const defaults[] = {"t32x64", "t16x256", "t16x128", "q16k32t128", "q16k32t256", "q16k32t64"};
     for (size_t k = 0; k < sizeof defaults / sizeof defaults[0]; k++)
         for (int i = 0; i < n_attn_variants; i++)
             if (!strcmp(attn_variants[i].name, defaults[k]) && attn_variant_fits(&attn_variants[i], dv, caps))

@@ -14,6 +14,7 @@ typedef struct gemm_variant {
     const char *name;
     int ref; /* one thread per output, no tiling */
     uint32_t bm, bn, bk, tm, tn;
+    int vec4; /* TM = TN = 8 as 2x2 blocks of 4x4, vec4 tile reads (names end in 'v') */
 } gemm_variant;
 
 /* attention: BQ queries per workgroup, BKV keys per block, NT threads.
@@ -46,8 +47,20 @@ extern const int n_attn_variants;
 extern const gn_variant gn_variants[];
 extern const int n_gn_variants;
 
+/* A tile variant plus a split-K count: names "m64n64k16t4x4" or
+ * "m64n64k16t4x4/s4" (partial sums over 4 slices of K, then a reduction). */
+typedef struct gemm_pick {
+    const gemm_variant *v;
+    uint32_t split;
+} gemm_pick;
+
 /* NULL if the name is unknown (or NULL). */
 const gemm_variant *gemm_variant_find(const char *name);
+/* v NULL if the name is unknown (or NULL); split 1 without a suffix. */
+gemm_pick gemm_pick_parse(const char *name);
+/* Split-K count that gives a small grid enough workgroups (1 when the grid
+ * is big enough or K too short). */
+uint32_t gemm_auto_split(const gemm_variant *v, uint64_t m, uint64_t n, uint64_t batch, uint64_t k);
 /* The default when the database has no entry, by output shape. */
 const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu);
 /* Whether a variant can run on a device with these limits. */

@@ -5,8 +5,8 @@
 //   1. S = Q K^T as a small GEMM: Q and K stream through workgroup memory in
 //      chunks of DC dims; each thread accumulates a TQ x TK tile of S in
 //      registers (rows sq + i*(BQ/TQ), keys sk + j*(BKV/TK)).
-//   2. S (scaled, masked) goes to workgroup memory; one thread per row
-//      updates the running max and sum and turns S into P = exp(S - max).
+//   2. S (scaled, masked) goes to workgroup memory; NT / BQ threads per row
+//      update the running max and sum and turn S into P = exp(S - max).
 //   3. O = O * rescale + P V: thread (og, od) keeps rows og*RQ .. +RQ and
 //      dims od, od + NDG, ... (CD of them) in registers; V is read from
 //      global memory (each value is shared by the BQ/RQ row groups).
@@ -19,6 +19,7 @@ const NEG: f32 = -3.0e38;
 const SQN: u32 = BQ / TQ;
 const SKN: u32 = BKV / TK;
 const NT: u32 = SQN * SKN;
+const TPR: u32 = NT / BQ; // threads per row in the softmax update
 
 var<workgroup> Qs: array<f32, DC * BQ>;
 var<workgroup> Ks: array<f32, DC * BKV>;
@@ -26,6 +27,7 @@ var<workgroup> S: array<f32, BQ * BKV>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> lrow: array<f32, BQ>;
 var<workgroup> crow: array<f32, BQ>;
+var<workgroup> red: array<f32, NT>;
 
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -87,21 +89,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
     workgroupBarrier();
-    if (li < BQ) {
-      let mo = mrow[li];
-      var mx = mo;
-      for (var j = 0u; j < BKV; j++) { mx = max(mx, S[li * BKV + j]); }
+    // online-softmax update, TPR threads per row: partial max, then
+    // partial sums, combined through workgroup memory
+    {
+      let r = li / TPR;
+      let lane = li - r * TPR;
+      var mx = NEG;
+      for (var j = lane; j < BKV; j += TPR) { mx = max(mx, S[r * BKV + j]); }
+      red[li] = mx;
+      workgroupBarrier();
+      let mo = mrow[r];
+      mx = mo;
+      for (var t = 0u; t < TPR; t++) { mx = max(mx, red[r * TPR + t]); }
+      workgroupBarrier();
       var l = 0.0;
-      for (var j = 0u; j < BKV; j++) {
-        let v = S[li * BKV + j];
+      for (var j = lane; j < BKV; j += TPR) {
+        let v = S[r * BKV + j];
         let p = select(exp(v - mx), 0.0, v <= NEG);
-        S[li * BKV + j] = p;
+        S[r * BKV + j] = p;
         l += p;
       }
-      let corr = exp(mo - mx);
-      mrow[li] = mx;
-      lrow[li] = lrow[li] * corr + l;
-      crow[li] = corr;
+      red[li] = l;
+      workgroupBarrier();
+      if (lane == 0u) {
+        var ls = 0.0;
+        for (var t = 0u; t < TPR; t++) { ls += red[r * TPR + t]; }
+        let corr = exp(mo - mx);
+        mrow[r] = mx;
+        lrow[r] = lrow[r] * corr + ls;
+        crow[r] = corr;
+      }
     }
     workgroupBarrier();
     let jn = min(BKV, P.tk - j0);

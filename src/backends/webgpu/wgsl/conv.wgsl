@@ -5,31 +5,63 @@
 // strided (rows ty + i*(BM/TM), columns tx + j*(BN/TN)) so that neighbouring
 // threads touch neighbouring addresses. Needs NT % BN == 0.
 // consts: BM, BN, BK, TM, TN, KH, KW, STRIDE, PW (1x1, stride 1, no pad),
-//         ACC (add to y instead of bias)
+//         ACC (add to y instead of bias), SPLIT (split-K: workgroup z = b *
+//         nsplit + s sums k in [s*kper, (s+1)*kper) and writes its partial
+//         sums, without bias, to part[s * pstride + ...]; splitk_reduce.wgsl
+//         adds them up), UP2 (the input is read through a 2x nearest
+//         upsampling: h, w are the upsampled sizes, sw the stored width),
+//         NORM/NSILU (the input is read through a group norm: (x - mean) *
+//         ga + beta[ci], SiLU after when NSILU; mean/ga per (b, ci) at
+//         gn[2 * (b * ci + c)] from gn_coef.wgsl)
 // params: ci, h, w, co, ho, wo, pad_t, pad_l, xbs, ybs (batch strides),
-//         wstride (weights per output channel), wk0, co0
-// grid: (ceil(ho*wo / BN), ceil(co / BM), batch)
+//         wstride (weights per output channel), wk0, co0, nsplit, kper,
+//         pstride, sw
+// grid: (ceil(ho*wo / BN), ceil(co / BM), batch * nsplit)
 const NTX: u32 = BN / TN;
 const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
 const KK: u32 = KH * KW;
 const BKS: u32 = NT / BN; // NT is a multiple of BN (variants.c)
 
-var<workgroup> As: array<f32, BK * BM>;
-var<workgroup> Bs: array<f32, BK * BN>;
+// Tiles as vec4 so the VEC4 inner loop reads 4 values per load. VEC4
+// (TM = TN = 8): the thread's rows are ty*4 + 0..3 and BM/2 + ty*4 + 0..3
+// (columns likewise), so its two row groups and two column groups are
+// contiguous vec4s, and neighbouring threads read neighbouring vec4s.
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
+
+fn row_of(ty: u32, i: u32) -> u32 {
+  if (VEC4) { return (i / 4u) * (BM / 2u) + ty * 4u + (i % 4u); }
+  return ty + i * NTY;
+}
+fn col_of(tx: u32, j: u32) -> u32 {
+  if (VEC4) { return (j / 4u) * (BN / 2u) + tx * 4u + (j % 4u); }
+  return tx + j * NTX;
+}
 
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let n0 = wid.x * BN;
   let m0 = wid.y * BM;
-  let b = wid.z;
+  var b = wid.z;
+  var kbeg = 0u;
+  var K = P.ci * KK;
+  var sidx = 0u;
+  if (SPLIT) {
+    b = wid.z / P.nsplit;
+    sidx = wid.z - b * P.nsplit;
+    kbeg = sidx * P.kper;
+    K = min(K, kbeg + P.kper);
+  }
   let npix = P.ho * P.wo;
-  let K = P.ci * KK;
-  let hw = P.h * P.w;
+  var hw = P.h * P.w;
+  if (UP2) { hw = (P.h / 2u) * P.sw; } // stored plane
   let tx = li % NTX;
   let ty = li / NTX;
   var acc: array<f32, TM * TN>;
   for (var i = 0u; i < TM * TN; i++) { acc[i] = 0.0; }
+  var acc4: array<vec4<f32>, 16>; // VEC4: [row i][column half h] at i * 2 + h
+  for (var i = 0u; i < 16u; i++) { acc4[i] = vec4<f32>(0.0); }
   let xb = b * P.xbs;
   // B-tile loads: this thread always loads column bn (one output pixel,
   // whose coordinates are computed once) at rows bk0, bk0 + BKS, ...
@@ -41,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let ox = p - oy * P.wo;
   let iy0 = i32(oy * STRIDE) - P.pad_t;
   let ix0 = i32(ox * STRIDE) - P.pad_l;
-  for (var k0 = 0u; k0 < K; k0 += BK) {
+  for (var k0 = kbeg; k0 < K; k0 += BK) {
     for (var e = li; e < BM * BK; e += NT) {
       let m = e / BK;
       let kk = e - m * BK;
@@ -49,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let k = k0 + kk;
       var v = 0.0;
       if (co < P.co && k < K) { v = ld_w((P.co0 + co) * P.wstride + P.wk0 + k); }
-      As[kk * BM + m] = v;
+      As[(kk * BM + m) >> 2u][(kk * BM + m) & 3u] = v;
     }
     for (var kk = bk0; kk < BK; kk += BKS) {
       let k = k0 + kk;
@@ -57,6 +89,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (pv && k < K) {
         if (PW) {
           v = ld_x(xb + k * hw + p);
+          if (NORM) {
+            let g = (b * P.ci + k) * 2u;
+            v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(k);
+            if (NSILU) { v = v / (1.0 + exp(-v)); }
+          }
         } else {
           let ci = k / KK;
           let r = k - ci * KK;
@@ -65,35 +102,67 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           let iy = iy0 + i32(ky);
           let ix = ix0 + i32(kx);
           if (iy >= 0 && iy < i32(P.h) && ix >= 0 && ix < i32(P.w)) {
-            v = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
+            if (UP2) {
+              v = ld_x(xb + ci * hw + (u32(iy) >> 1u) * P.sw + (u32(ix) >> 1u));
+            } else {
+              v = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
+            }
+            if (NORM) {
+              let g = (b * P.ci + ci) * 2u;
+              v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(ci);
+              if (NSILU) { v = v / (1.0 + exp(-v)); }
+            }
           }
         }
       }
-      Bs[kk * BN + bn] = v;
+      Bs[(kk * BN + bn) >> 2u][(kk * BN + bn) & 3u] = v;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, TM>;
-      var c: array<f32, TN>;
-      for (var i = 0u; i < TM; i++) { a[i] = As[kk * BM + ty + i * NTY]; }
-      for (var j = 0u; j < TN; j++) { c[j] = Bs[kk * BN + tx + j * NTX]; }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
+    if (VEC4) {
+      for (var kk = 0u; kk < BK; kk++) {
+        let a0 = As[(kk * BM) / 4u + ty];
+        let a1 = As[(kk * BM + BM / 2u) / 4u + ty];
+        let b0 = Bs[(kk * BN) / 4u + tx];
+        let b1 = Bs[(kk * BN + BN / 2u) / 4u + tx];
+        for (var r = 0u; r < 4u; r++) {
+          acc4[r * 2u] = fma(vec4<f32>(a0[r]), b0, acc4[r * 2u]);
+          acc4[r * 2u + 1u] = fma(vec4<f32>(a0[r]), b1, acc4[r * 2u + 1u]);
+          acc4[8u + r * 2u] = fma(vec4<f32>(a1[r]), b0, acc4[8u + r * 2u]);
+          acc4[8u + r * 2u + 1u] = fma(vec4<f32>(a1[r]), b1, acc4[8u + r * 2u + 1u]);
+        }
+      }
+    } else {
+      for (var kk = 0u; kk < BK; kk++) {
+        var a: array<f32, TM>;
+        var c: array<f32, TN>;
+        for (var i = 0u; i < TM; i++) { let q = kk * BM + ty + i * NTY; a[i] = As[q >> 2u][q & 3u]; }
+        for (var j = 0u; j < TN; j++) { let q = kk * BN + tx + j * NTX; c[j] = Bs[q >> 2u][q & 3u]; }
+        for (var i = 0u; i < TM; i++) {
+          for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
+        }
       }
     }
     workgroupBarrier();
   }
   let yb = b * P.ybs;
   for (var i = 0u; i < TM; i++) {
-    let co = m0 + ty + i * NTY;
+    let co = m0 + row_of(ty, i);
     if (co >= P.co) { continue; }
     var bias = 0.0;
-    if (!ACC) { bias = ld_bias(P.co0 + co); }
+    if (!ACC && !SPLIT) { bias = ld_bias(P.co0 + co); }
     for (var j = 0u; j < TN; j++) {
-      let p = n0 + tx + j * NTX;
+      let p = n0 + col_of(tx, j);
+      var accv = acc[i * TN + j];
+      if (VEC4) { accv = acc4[i * 2u + j / 4u][j % 4u]; }
       if (p < npix) {
         let o = yb + co * npix + p;
-        if (ACC) { st_y(o, ld_y(o) + acc[i * TN + j]); } else { st_y(o, acc[i * TN + j] + bias); }
+        if (SPLIT) {
+          st_part(sidx * P.pstride + o, accv);
+        } else if (ACC) {
+          st_y(o, ld_y(o) + accv);
+        } else {
+          st_y(o, accv + bias);
+        }
       }
     }
   }

@@ -1,7 +1,7 @@
 // Group norm, pass 2: one thread per segment combines its chunks' partial
 // statistics (Chan et al.) into mean and 1/sqrt(var + eps), stored at
-// st[rbase + 2*seg].
-// consts: WG; params: nseg, nchunks, rbase, eps
+// gs[2*seg].
+// consts: WG; params: nseg, nchunks, eps
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let s = gid.x;
@@ -20,6 +20,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     m2 = m2 + m2b + d * d * (n * nb / nn);
     n = nn;
   }
-  st_st(P.rbase + 2u * s, mean);
-  st_st(P.rbase + 2u * s + 1u, 1.0 / sqrt(m2 / n + P.eps));
+  st_gs(2u * s, mean);
+  st_gs(2u * s + 1u, 1.0 / sqrt(m2 / n + P.eps));
 }

@@ -1,14 +1,29 @@
 // y[m, n] = sum_k x[m, k] * w[n, k] + bias[n], tiled through workgroup memory.
 // Workgroup tile BM rows x BN columns, thread tile TM x TN (strided).
-// consts: BM, BN, BK, TM, TN
-// params: m, n, k
-// grid: (ceil(n / BN), ceil(m / BM), 1)
+// consts: BM, BN, BK, TM, TN, SPLIT (split-K: workgroup z = s sums k in
+//         [s*kper, (s+1)*kper) and writes partial sums without bias to
+//         part[s * pstride + row * n + col]; splitk_reduce.wgsl adds them)
+// params: m, n, k, kper, pstride
+// grid: (ceil(n / BN), ceil(m / BM), nsplit)
 const NTX: u32 = BN / TN;
 const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
 
-var<workgroup> As: array<f32, BK * BM>;
-var<workgroup> Bs: array<f32, BK * BN>;
+// Tiles as vec4 so the VEC4 inner loop reads 4 values per load. VEC4
+// (TM = TN = 8): the thread's rows are ty*4 + 0..3 and BM/2 + ty*4 + 0..3
+// (columns likewise), so its two row groups and two column groups are
+// contiguous vec4s, and neighbouring threads read neighbouring vec4s.
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
+
+fn row_of(ty: u32, i: u32) -> u32 {
+  if (VEC4) { return (i / 4u) * (BM / 2u) + ty * 4u + (i % 4u); }
+  return ty + i * NTY;
+}
+fn col_of(tx: u32, j: u32) -> u32 {
+  if (VEC4) { return (j / 4u) * (BN / 2u) + tx * 4u + (j % 4u); }
+  return tx + j * NTX;
+}
 
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -16,17 +31,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let m0 = wid.y * BM;
   let tx = li % NTX;
   let ty = li / NTX;
+  var kbeg = 0u;
+  var kend = P.k;
+  if (SPLIT) {
+    kbeg = wid.z * P.kper;
+    kend = min(P.k, kbeg + P.kper);
+  }
   var acc: array<f32, TM * TN>;
   for (var i = 0u; i < TM * TN; i++) { acc[i] = 0.0; }
-  for (var k0 = 0u; k0 < P.k; k0 += BK) {
+  var acc4: array<vec4<f32>, 16>; // VEC4: [row i][column half h] at i * 2 + h
+  for (var i = 0u; i < 16u; i++) { acc4[i] = vec4<f32>(0.0); }
+  for (var k0 = kbeg; k0 < kend; k0 += BK) {
     for (var e = li; e < BM * BK; e += NT) {
       let r = e / BK;
       let kk = e - r * BK;
       let row = m0 + r;
       let k = k0 + kk;
       var v = 0.0;
-      if (row < P.m && k < P.k) { v = ld_x(row * P.k + k); }
-      As[kk * BM + r] = v;
+      if (row < P.m && k < kend) { v = ld_x(row * P.k + k); }
+      As[(kk * BM + r) >> 2u][(kk * BM + r) & 3u] = v;
     }
     for (var e = li; e < BN * BK; e += NT) {
       let c = e / BK;
@@ -34,27 +57,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let col = n0 + c;
       let k = k0 + kk;
       var v = 0.0;
-      if (col < P.n && k < P.k) { v = ld_w(col * P.k + k); }
-      Bs[kk * BN + c] = v;
+      if (col < P.n && k < kend) { v = ld_w(col * P.k + k); }
+      Bs[(kk * BN + c) >> 2u][(kk * BN + c) & 3u] = v;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, TM>;
-      var c: array<f32, TN>;
-      for (var i = 0u; i < TM; i++) { a[i] = As[kk * BM + ty + i * NTY]; }
-      for (var j = 0u; j < TN; j++) { c[j] = Bs[kk * BN + tx + j * NTX]; }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
+    if (VEC4) {
+      for (var kk = 0u; kk < BK; kk++) {
+        let a0 = As[(kk * BM) / 4u + ty];
+        let a1 = As[(kk * BM + BM / 2u) / 4u + ty];
+        let b0 = Bs[(kk * BN) / 4u + tx];
+        let b1 = Bs[(kk * BN + BN / 2u) / 4u + tx];
+        for (var r = 0u; r < 4u; r++) {
+          acc4[r * 2u] = fma(vec4<f32>(a0[r]), b0, acc4[r * 2u]);
+          acc4[r * 2u + 1u] = fma(vec4<f32>(a0[r]), b1, acc4[r * 2u + 1u]);
+          acc4[8u + r * 2u] = fma(vec4<f32>(a1[r]), b0, acc4[8u + r * 2u]);
+          acc4[8u + r * 2u + 1u] = fma(vec4<f32>(a1[r]), b1, acc4[8u + r * 2u + 1u]);
+        }
+      }
+    } else {
+      for (var kk = 0u; kk < BK; kk++) {
+        var a: array<f32, TM>;
+        var c: array<f32, TN>;
+        for (var i = 0u; i < TM; i++) { let q = kk * BM + ty + i * NTY; a[i] = As[q >> 2u][q & 3u]; }
+        for (var j = 0u; j < TN; j++) { let q = kk * BN + tx + j * NTX; c[j] = Bs[q >> 2u][q & 3u]; }
+        for (var i = 0u; i < TM; i++) {
+          for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
+        }
       }
     }
     workgroupBarrier();
   }
   for (var i = 0u; i < TM; i++) {
-    let row = m0 + ty + i * NTY;
+    let row = m0 + row_of(ty, i);
     if (row >= P.m) { continue; }
     for (var j = 0u; j < TN; j++) {
-      let col = n0 + tx + j * NTX;
-      if (col < P.n) { st_y(row * P.n + col, acc[i * TN + j] + ld_bias(col)); }
+      let col = n0 + col_of(tx, j);
+      var accv = acc[i * TN + j];
+      if (VEC4) { accv = acc4[i * 2u + j / 4u][j % 4u]; }
+      if (col < P.n) {
+        if (SPLIT) {
+          st_part(wid.z * P.pstride + row * P.n + col, accv);
+        } else {
+          st_y(row * P.n + col, accv + ld_bias(col));
+        }
+      }
     }
   }
 }
