@@ -317,6 +317,13 @@ static int b_up_conv(wg_graph *g)
     int u = wg_upsample_nearest(g, x, 12, 14);
     return wg_conv2d(g, u, wg_weight(g, "w", S(9, 5, 3, 3)), wg_weight(g, "b", S(9)), 1, 1, 1, 1, 1);
 }
+static int b_linear_geglu(wg_graph *g) /* the transformer feed-forward: linear -> geglu -> linear */
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 9, 16));
+    int h = wg_linear(g, x, wg_weight(g, "w", S(2 * 20, 16)), wg_weight(g, "b", S(2 * 20)));
+    h = wg_unary(g, WG_OP_GEGLU, h);
+    return wg_linear(g, h, wg_weight(g, "w2", S(16, 20)), wg_weight(g, "b2", S(16)));
+}
 static int b_conv_deep(wg_graph *g) /* long K, small grid: split-K */
 {
     int x = wg_input(g, "in0", WSD_DT_F32, S(2, 64, 4, 4));
@@ -374,6 +381,7 @@ static const tcase cases[] = {
     {"group_norm -> conv2d 1x1", b_gn_conv1, "gemm"},
     {"upsample x2 -> conv2d", b_up_conv, "gemm"},
     {"conv2d K=576, 4x4", b_conv_deep, "gemm"},
+    {"linear -> geglu -> linear", b_linear_geglu, "gemm"},
     {"linear K=600", b_linear_deep, "gemm"},
     {"group_norm", b_gn, "gn"},
     {"group_norm + silu, offset input", b_gn_silu, "gn"},

@@ -25,6 +25,7 @@ typedef struct L {
     int *conv_up2;       /* conv reads its input through a 2x nearest upsampling */
     int *conv_gn;        /* conv reads its input through group norm node (or -1) */
     int *gn_into_conv;   /* group norm folded into conv node (or -1) */
+    int *lin_geglu;      /* linear whose output goes through a GEGLU folded into it */
     gemm_pick *conv_pick;
     uint64_t *gn_stats_off, *gn_coef_off;
     uint64_t persist_bytes;
@@ -559,15 +560,17 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
     const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]);
     uint64_t K = (uint64_t)Wt->shape[1], N = (uint64_t)Wt->shape[0], M = (uint64_t)wg_numel(X) / K;
     int has_bias = n->n_in > 2 && n->in[2] >= 0;
+    int geglu = l->lin_geglu[idx];
     char sig[200];
     wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
     gemm_pick pk = pick_gemm(l, sig, M, N, 1, K);
     const gemm_variant *v = pk.v;
+    uint64_t Nout = geglu ? N / 2 : N; /* columns of y */
     uint64_t rmax = l->maxsub / (4 * (K > N ? K : N));
     if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: linear rows exceed one binding");
     for (uint64_t r0 = 0; r0 < M; r0 += rmax) {
         uint64_t nr = M - r0 < rmax ? M - r0 : rmax;
-        uint32_t nsplit = (!v->ref && nr == M) ? pk.split : 1;
+        uint32_t nsplit = (!v->ref && nr == M && !geglu) ? pk.split : 1;
         uint64_t kper = K;
         if (nsplit > 1) {
             kper = ((K + nsplit - 1) / nsplit + v->bk - 1) / v->bk * v->bk;
@@ -587,6 +590,7 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             kb_const_u(&k, "TN", v->tn);
             kb_const_b(&k, "VEC4", v->vec4);
             kb_const_b(&k, "SPLIT", nsplit > 1);
+            kb_const_b(&k, "GEGLU", geglu);
         }
         WSD_TRY(opnd_f32(l, &k, "x", n->in[0], r0 * K * 4, nr * K * 4));
         int wtype;
@@ -599,11 +603,11 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, part_off, (uint64_t)nsplit * ny * 4, WGL_F32);
             kb_stub(&k, "y");
         } else {
-            WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * N * 4, nr * N * 4));
+            WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * Nout * 4, nr * Nout * 4));
             if (!v->ref) kb_stub(&k, "part");
         }
         kb_u32(&k, "m", (uint32_t)nr);
-        kb_u32(&k, "n", (uint32_t)N);
+        kb_u32(&k, "n", (uint32_t)Nout);
         kb_u32(&k, "k", (uint32_t)K);
         if (!v->ref) {
             kb_u32(&k, "kper", (uint32_t)kper);
@@ -612,7 +616,8 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
         if (v->ref)
             kb_grid_flat(&k, (nr * N + 63) / 64, l->maxdim);
         else
-            kb_grid(&k, (uint32_t)((N + v->bn - 1) / v->bn), (uint32_t)((nr + v->bm - 1) / v->bm), nsplit);
+            kb_grid(&k, (uint32_t)(geglu ? (Nout + v->bn / 2 - 1) / (v->bn / 2) : (N + v->bn - 1) / v->bn),
+                    (uint32_t)((nr + v->bm - 1) / v->bm), nsplit);
         WSD_TRY(emit(l, &k, idx));
         if (nsplit > 1) WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, ny, 1, N, nsplit, part_off));
     }
@@ -953,6 +958,41 @@ static wsd_status prepass(L *l)
         g->t[x].ndim = 1; /* never materialised */
         g->t[x].shape[0] = 1;
     }
+    /* linear -> geglu: the linear computes x * gelu(gate) itself; the
+     * 2F-wide product is never stored */
+    for (int i = 0; i < nn && !l->o->no_fusion; i++) {
+        wg_node *ln = &g->nodes[i];
+        if (ln->op != WG_OP_LINEAR) continue;
+        int o = ln->out;
+        const wg_tensor *O = &g->t[o];
+        if (readers[o] != 1 || O->is_output || O->view_of >= 0) continue;
+        int gi = -1;
+        for (int j = i + 1; j < nn && gi < 0; j++)
+            for (int k = 0; k < g->nodes[j].n_in; k++)
+                if (g->nodes[j].in[k] == o) gi = j;
+        if (gi < 0 || g->nodes[gi].op != WG_OP_GEGLU) continue;
+        wg_node *gn = &g->nodes[gi];
+        const wg_tensor *Wt = &g->t[ln->in[1]];
+        uint64_t K = (uint64_t)Wt->shape[1], N2 = (uint64_t)Wt->shape[0];
+        uint64_t M = (uint64_t)wg_numel(&g->t[ln->in[0]]) / K;
+        if (N2 % 2 || M * (N2 / 2) * 4 > l->maxsub || M * K * 4 > l->maxsub) continue;
+        char sig[200];
+        wgl_node_signature(g, ln, l->o->weights_f16, sig, sizeof sig);
+        gemm_pick pk = pick_gemm(l, sig, M, N2, 1, K);
+        if (pk.v->ref || pk.v->tn % 2) continue;
+        /* the linear now produces the geglu's output; the geglu node keeps
+         * only the dead product (never allocated) */
+        int go = gn->out;
+        ln->out = go;
+        g->t[go].producer = i;
+        gn->out = o;
+        gn->n_in = 0;
+        g->t[o].producer = gi;
+        g->t[o].ndim = 1;
+        g->t[o].shape[0] = 1;
+        l->lin_geglu[i] = 1;
+        l->skip[gi] = 1;
+    }
     uint64_t off = 0;
     for (int i = 0; i < nn; i++) {
         const wg_node *n = &g->nodes[i];
@@ -1020,6 +1060,7 @@ static void lower_free(L *l)
     free(l->conv_up2);
     free(l->conv_gn);
     free(l->gn_into_conv);
+    free(l->lin_geglu);
     free(l->conv_pick);
     free(l->gn_stats_off);
     free(l->gn_coef_off);
@@ -1066,11 +1107,12 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
     l.conv_up2 = calloc(nn, sizeof *l.conv_up2);
     l.conv_gn = calloc(nn, sizeof *l.conv_gn);
     l.gn_into_conv = calloc(nn, sizeof *l.gn_into_conv);
+    l.lin_geglu = calloc(nn, sizeof *l.lin_geglu);
     l.conv_pick = calloc(nn, sizeof *l.conv_pick);
     l.gn_stats_off = calloc(nn, sizeof *l.gn_stats_off);
     l.gn_coef_off = calloc(nn, sizeof *l.gn_coef_off);
     wsd_status st = WSD_OK;
-    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.conv_pick || !l.gn_stats_off ||
+    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.lin_geglu || !l.conv_pick || !l.gn_stats_off ||
         !l.gn_coef_off)
         st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
     else

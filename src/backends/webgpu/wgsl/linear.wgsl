@@ -3,8 +3,11 @@
 // consts: BM, BN, BK, TM, TN, SPLIT (split-K: workgroup z = s sums k in
 //         [s*kper, (s+1)*kper) and writes partial sums without bias to
 //         part[s * pstride + row * n + col]; splitk_reduce.wgsl adds them)
+//         GEGLU (the output is x * gelu(gate) of the two halves of the
+//         product: w has 2n rows; a workgroup's tile holds BN/2 columns of
+//         each half so every thread owns matching value/gate pairs)
 // params: m, n, k, kper, pstride
-// grid: (ceil(n / BN), ceil(m / BM), nsplit)
+// grid: (ceil(n / BN), ceil(m / BM), nsplit), or ceil(n / (BN/2)) with GEGLU
 const NTX: u32 = BN / TN;
 const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
@@ -25,9 +28,19 @@ fn col_of(tx: u32, j: u32) -> u32 {
   return tx + j * NTX;
 }
 
+// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), as geglu.wgsl
+fn erf_approx(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * z);
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  let r = 1.0 - poly * exp(-z * z);
+  return select(r, -r, x < 0.0);
+}
+
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let n0 = wid.x * BN;
+  var n0 = wid.x * BN;
+  if (GEGLU) { n0 = wid.x * (BN / 2u); }
   let m0 = wid.y * BM;
   let tx = li % NTX;
   let ty = li / NTX;
@@ -54,10 +67,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var e = li; e < BN * BK; e += NT) {
       let c = e / BK;
       let kk = e - c * BK;
-      let col = n0 + c;
+      var col = n0 + c;
+      var wrow = col;
+      if (GEGLU) {
+        let half = c / (BN / 2u);
+        col = n0 + c - half * (BN / 2u);
+        wrow = col + half * P.n;
+      }
       let k = k0 + kk;
       var v = 0.0;
-      if (col < P.n && k < kend) { v = ld_w(col * P.k + k); }
+      if (col < P.n && k < kend) { v = ld_w(wrow * P.k + k); }
       Bs[(kk * BN + c) >> 2u][(kk * BN + c) & 3u] = v;
     }
     workgroupBarrier();
@@ -86,6 +105,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
     workgroupBarrier();
+  }
+  if (GEGLU) {
+    for (var i = 0u; i < TM; i++) {
+      let row = m0 + row_of(ty, i);
+      if (row >= P.m) { continue; }
+      for (var j = 0u; j < TN / 2u; j++) {
+        let col = n0 + col_of(tx, j);
+        var av = acc[i * TN + j];
+        var gv = acc[i * TN + j + TN / 2u];
+        if (VEC4) {
+          av = acc4[i * 2u][j];
+          gv = acc4[i * 2u + 1u][j];
+        }
+        if (col < P.n) {
+          let a = av + ld_bias(col);
+          let g = gv + ld_bias(P.n + col);
+          st_y(row * P.n + col, a * (0.5 * g * (1.0 + erf_approx(g * 0.70710678118654752))));
+        }
+      }
+    }
+    return;
   }
   for (var i = 0u; i < TM; i++) {
     let row = m0 + row_of(ty, i);
