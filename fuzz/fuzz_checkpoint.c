@@ -29,6 +29,8 @@
         }                                                                                    \
     } while (0)
 
+#include "fuzz_graphs.h"
+
 static int memfd = -1;
 static char memfd_path[64];
 
@@ -57,26 +59,6 @@ static uint64_t data_needed(const char *text, size_t n)
     return end;
 }
 
-static void build(const wsd_model *m, model_component c, int which)
-{
-    wg_graph *g = model_graph_new(m, c);
-    if (!g) return;
-    if (c == COMP_TEXT_ENCODER) clip_build(g, &m->clip, 1, NULL);
-    else if (c == COMP_UNET) {
-        int side = 1 << (m->unet.levels - 1);
-        unet_build(g, &m->unet, 1, side, side, m->clip.max_positions, NULL);
-    } else if (which == 0) vae_decoder_build(g, &m->vae, 1, 1, 1, NULL);
-    else vae_encoder_build(g, &m->vae, 1, 8, 8, NULL);
-    wsd_err err = {0};
-    if (wg_status(g, &err) == WSD_OK) {
-        wg_plan plan = {0};
-        if (wg_plan_memory(g, &plan, &err) != WSD_OK) REQUIRE(err.msg[0]);
-    } else {
-        REQUIRE(err.msg[0]);
-    }
-    wg_free(g);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (memfd < 0) return 0;
@@ -102,10 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     REQUIRE(m->vae.latent_channels >= 1);
     wsd_err e2 = {0};
     if (model_check_components(m, &e2) != WSD_OK) REQUIRE(e2.msg[0]);
-    build(m, COMP_TEXT_ENCODER, 0);
-    build(m, COMP_UNET, 0);
-    build(m, COMP_VAE, 0);
-    build(m, COMP_VAE, 1);
+    fuzz_build_all(m);
     model_free(m);
     return 0;
 }

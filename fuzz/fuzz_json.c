@@ -37,6 +37,8 @@
         }                                                                              \
     } while (0)
 
+#include "fuzz_graphs.h"
+
 /* ---- a JSON writer for the round trip ---- */
 typedef struct {
     char *p;
@@ -169,21 +171,6 @@ static void check_tree(const json_value *v, int depth)
 
 /* ---- configs ---- */
 
-static void check_graph(wg_graph *g)
-{
-    wsd_err err = {0};
-    if (!g) return;
-    wsd_status s = wg_status(g, &err);
-    if (s == WSD_OK) {
-        wg_plan plan = {0};
-        s = wg_plan_memory(g, &plan, &err);
-        REQUIRE(s == WSD_OK || err.msg[0]);
-    } else {
-        REQUIRE(err.msg[0]);
-    }
-    wg_free(g);
-}
-
 static void configs(const json_value *root)
 {
     wsd_err err = {0};
@@ -195,7 +182,7 @@ static void configs(const json_value *root)
         if ((int64_t)cc.layers * cc.hidden * (cc.hidden + cc.intermediate) < ((int64_t)1 << 26)) {
             wg_graph *g = wg_new(NULL, NULL);
             if (g) clip_build(g, &cc, 1, NULL);
-            check_graph(g);
+            fuzz_check_graph(g);
         }
     } else {
         REQUIRE(err.msg[0]);
@@ -213,7 +200,7 @@ static void configs(const json_value *root)
             int side = 1 << (uc.levels - 1);
             wg_graph *g = wg_new(NULL, NULL);
             if (g) unet_build(g, &uc, 2, side, side, 77, NULL);
-            check_graph(g);
+            fuzz_check_graph(g);
         }
     } else {
         REQUIRE(err.msg[0]);
@@ -229,10 +216,10 @@ static void configs(const json_value *root)
         if (work < ((int64_t)1 << 24)) {
             wg_graph *g = wg_new(NULL, NULL);
             if (g) vae_decoder_build(g, &vc, 1, 2, 2, NULL);
-            check_graph(g);
+            fuzz_check_graph(g);
             g = wg_new(NULL, NULL);
             if (g) vae_encoder_build(g, &vc, 1, 16, 16, NULL);
-            check_graph(g);
+            fuzz_check_graph(g);
         }
     } else {
         REQUIRE(err.msg[0]);

@@ -38,6 +38,8 @@
         }                                                                               \
     } while (0)
 
+#include "fuzz_graphs.h"
+
 static const char *const rels[] = {
     "model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json", "unet/config.json",
     "vae/config.json", "tokenizer/tokenizer_config.json", "unet/diffusion_pytorch_model.safetensors",
@@ -68,26 +70,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     ready = 1;
     return 0;
-}
-
-static void build(const wsd_model *m, model_component c, int which)
-{
-    wg_graph *g = model_graph_new(m, c);
-    if (!g) return;
-    if (c == COMP_TEXT_ENCODER) clip_build(g, &m->clip, 1, NULL);
-    else if (c == COMP_UNET) {
-        int side = 1 << (m->unet.levels - 1);
-        unet_build(g, &m->unet, 1, side, side, m->clip.max_positions, NULL);
-    } else if (which == 0) vae_decoder_build(g, &m->vae, 1, 1, 1, NULL);
-    else vae_encoder_build(g, &m->vae, 1, 8, 8, NULL);
-    wsd_err err = {0};
-    if (wg_status(g, &err) == WSD_OK) {
-        wg_plan plan = {0};
-        if (wg_plan_memory(g, &plan, &err) != WSD_OK) REQUIRE(err.msg[0]);
-    } else {
-        REQUIRE(err.msg[0]);
-    }
-    wg_free(g);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -134,10 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             REQUIRE(e2.msg[0] && (m->clip.hidden != m->unet.cross_dim || m->unet.in_channels != m->vae.latent_channels ||
                                   m->unet.out_channels != m->vae.latent_channels));
         }
-        build(m, COMP_TEXT_ENCODER, 0);
-        build(m, COMP_UNET, 0);
-        build(m, COMP_VAE, 0);
-        build(m, COMP_VAE, 1);
+        fuzz_build_all(m);
         /* the tokenizer as the pipeline makes it (costly: only when its config is the input) */
         tok_options o;
         tok_options_init(&o);
