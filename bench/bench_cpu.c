@@ -5,6 +5,8 @@
  *
  *   bench_cpu [--size 128|256|512]... [--threads N] [--isa portable|avx2|avx512]
  *             [--reference] [--unet-runs N] [--vae-runs N] [--parts te,unet,vae] [--resident]
+ *   bench_cpu --matmul [--threads N] [--isa NAME]   (the matmul shapes of bench/wasm/page.html,
+ *             every instruction set this machine runs, 1 thread unless --threads)
  *
  * Each size runs in its own child process, so its peak RSS is its own: the
  * weights of the text encoder, UNet and VAE decoder plus activations and
@@ -16,6 +18,7 @@
  * VAE time is its first run, compile included (as the pipeline runs it). */
 #include "backends/backend.h"
 #include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/fast_ops.h"
 #include "backends/cpu/gemm.h"
 #include "models/random_model.h"
 
@@ -36,6 +39,7 @@ typedef struct {
     int unet_runs, vae_runs;
     int te, unet, vae;
     int resident;
+    int matmul;
 } opts;
 
 static double now_s(void)
@@ -407,10 +411,67 @@ static int bench_size(const opts *o, int size)
     return 0;
 }
 
+/* The matmul benchmark (the same shapes as bench/wasm/page.html): fast_linear,
+ * y = x W^T, for every instruction set this machine runs. */
+static int matmul_bench(const opts *o)
+{
+    static const int shapes[][4] = {{512, 512, 512, 0}, {1024, 1024, 1024, 0}, {2048, 320, 320, 1},
+                                    {2048, 1280, 320, 1}, {154, 3072, 768, 1}, {128, 10240, 1280, 1}};
+    printf("%-10s %-22s %9s %11s\n", "isa", "matmul (M N K, weights)", "GFLOP/s", "GFLOP/cpu-s");
+    for (const char *const *name = cpu_isa_names(); *name; name++) {
+        const cpu_isa *isa = cpu_isa_by_name(*name);
+        if (!isa || (o->isa && strcmp(o->isa, *name))) continue;
+        cpu_ctx *c = cpu_ctx_create(o->threads ? o->threads : 1, isa);
+        if (!c) return 1;
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            int half = shapes[s][3];
+            float *x = malloc((size_t)(M * K) * sizeof *x), *y = malloc((size_t)(M * N) * sizeof *y);
+            void *w = malloc((size_t)(N * K) * (half ? 2 : 4));
+            if (!x || !y || !w) return 1;
+            for (int64_t i = 0; i < M * K; i++) x[i] = randn();
+            for (int64_t i = 0; i < N * K; i++) {
+                float v = 0.1f * randn();
+                if (half) ((uint16_t *)w)[i] = wsd_f32_to_f16(v);
+                else ((float *)w)[i] = v;
+            }
+            wsd_dtype dt = half ? WSD_DT_F16 : WSD_DT_F32;
+            fast_linear(c, x, w, dt, NULL, NULL, y, M, K, N);
+            int reps = 1;
+            double sec = 0;
+            for (;;) {
+                double t0 = now_s();
+                for (int r = 0; r < reps; r++) fast_linear(c, x, w, dt, NULL, NULL, y, M, K, N);
+                sec = now_s() - t0;
+                if (sec > 0.3) break;
+                reps *= 2;
+            }
+            double best = sec / reps, bestc = 1e30;
+            for (int rep = 0; rep < 3; rep++) {
+                double t0 = now_s(), c0 = cpu_s();
+                for (int r = 0; r < reps; r++) fast_linear(c, x, w, dt, NULL, NULL, y, M, K, N);
+                double t = (now_s() - t0) / reps, ct = (cpu_s() - c0) / reps;
+                if (t < best) best = t;
+                if (ct < bestc) bestc = ct;
+            }
+            char label[64];
+            snprintf(label, sizeof label, "%lld %lld %lld %s", (long long)M, (long long)N, (long long)K, half ? "f16" : "f32");
+            printf("%-10s %-22s %9.1f %11.1f\n", *name, label, 2.0 * M * N * K / best / 1e9, 2.0 * M * N * K / bestc / 1e9);
+            free(x);
+            free(y);
+            free(w);
+        }
+        double pk = measure_peak(c, 1);
+        printf("%-10s %-22s %9.1f\n", *name, "multiply-add peak", pk);
+        cpu_ctx_free(c);
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_cpu [--size 128|256|512]... [--threads N] [--isa portable|avx2|avx512] [--reference]\n"
-                    "                 [--unet-runs N] [--vae-runs N] [--parts te,unet,vae] [--resident]\n");
+                    "                 [--unet-runs N] [--vae-runs N] [--parts te,unet,vae] [--resident] [--matmul]\n");
 }
 
 int main(int argc, char **argv)
@@ -431,6 +492,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--isa") && v) {
             o.isa = v;
             i++;
+        } else if (!strcmp(a, "--matmul")) {
+            o.matmul = 1;
         } else if (!strcmp(a, "--resident")) {
             o.resident = 1;
         } else if (!strcmp(a, "--reference")) {
@@ -461,6 +524,7 @@ int main(int argc, char **argv)
             return 2;
         }
     if (!o.nsizes) o.sizes[o.nsizes++] = 128;
+    if (o.matmul) return matmul_bench(&o);
 
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
