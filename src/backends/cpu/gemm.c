@@ -1,10 +1,16 @@
 /* Packed GEMM driver, operand packing and the execution context (gemm.h). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity */
+#endif
 #include "backends/cpu/gemm.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__) && !defined(WSD_NO_THREADS)
+#include <sched.h>
+#endif
 
 /* ---- context ---- */
 
@@ -14,10 +20,23 @@ static float *alloc_floats(size_t n)
     return aligned_alloc(64, bytes ? bytes : 64);
 }
 
+/* CPUs this process may run on (its affinity mask: taskset, cgroup cpusets),
+ * which can be fewer than the machine has online; 0 if unknown. */
+static int usable_cpus(void)
+{
+#if defined(__linux__) && !defined(WSD_NO_THREADS)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+    return 0;
+}
+
 cpu_ctx *cpu_ctx_create(int threads, const cpu_isa *isa)
 {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    if (threads <= 0) threads = usable_cpus(); /* still 0 (all online CPUs) if unknown */
     c->pool = wsd_pool_create(threads);
     c->threads = wsd_pool_threads(c->pool);
     c->isa = isa ? isa : cpu_isa_get();
