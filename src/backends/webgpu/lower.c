@@ -635,15 +635,20 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
     int causal = n->ip[1];
     char sig[200];
     wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
-    const attn_variant *v = attn_variant_pick(tune(l, sig), (uint32_t)DV, l->caps);
+    const attn_variant *v = attn_variant_pick(tune(l, sig), (uint32_t)D, (uint32_t)DV, l->caps);
     kb k;
-    kb_init(&k, v->kind == ATTN_REF ? "attn_ref" : v->kind == ATTN_TILED ? "attn_tiled" : "attn", v->name);
+    kb_init(&k,
+            v->kind == ATTN_REF     ? "attn_ref"
+            : v->kind == ATTN_TILED ? "attn_tiled"
+            : v->kind == ATTN_FAST  ? "attn_fast"
+                                    : "attn",
+            v->name);
     kb_const_u(&k, "D", (uint32_t)D);
     kb_const_u(&k, "DV", (uint32_t)DV);
     kb_const_b(&k, "CAUSAL", causal);
     if (v->kind == ATTN_REF) {
         kb_const_u(&k, "WG", 64);
-    } else if (v->kind == ATTN_TILED) {
+    } else if (v->kind == ATTN_TILED || v->kind == ATTN_FAST) {
         attn_tiling t;
         attn_tiled_constants(v, (uint32_t)DV, &t);
         kb_const_u(&k, "BQ", v->bq);

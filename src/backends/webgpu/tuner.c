@@ -251,8 +251,9 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
             }
         } else if (fam == WGL_HOT_ATTN) {
             uint32_t dv = (uint32_t)(one->t[wg_find(one, "v")].shape[2] / n->ip[0]);
+            uint32_t dq = (uint32_t)(one->t[wg_find(one, "x")].shape[2] / n->ip[0]);
             for (int v = 0; v < n_attn_variants && nv < 46; v++)
-                if (attn_variant_fits(&attn_variants[v], dv, caps)) names[nv++] = attn_variants[v].name;
+                if (attn_variant_fits2(&attn_variants[v], dq, dv, caps)) names[nv++] = attn_variants[v].name;
         } else {
             for (int v = 0; v < n_gn_variants && nv < 46; v++) names[nv++] = gn_variants[v].name;
         }

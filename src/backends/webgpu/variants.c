@@ -44,6 +44,12 @@ const attn_variant attn_variants[] = {
     {"t16x256", ATTN_TILED, 16, 256, 0},
     {"t32x128", ATTN_TILED, 32, 128, 0},
     {"t16x128", ATTN_TILED, 16, 128, 0},
+    {"f64x32", ATTN_FAST, 64, 32, 0},
+    {"f64x64", ATTN_FAST, 64, 64, 0},
+    {"f32x64", ATTN_FAST, 32, 64, 0},
+    {"f128x32", ATTN_FAST, 128, 32, 0},
+    {"f32x32", ATTN_FAST, 32, 32, 0},
+    {"f64x16", ATTN_FAST, 64, 16, 0},
 };
 const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
 
@@ -102,6 +108,7 @@ int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
     if (v->ref) return 1;
     uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
     if (v->vec4 && (v->tm != 8 || v->tn != 8)) return 0;
+    if ((v->bm * v->bk) % nt || (v->bk * v->bn) % nt) return 0; /* whole tile elements per thread */
     return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
            (uint64_t)v->bk * (v->bm + v->bn) * 4 <= caps->max_workgroup_storage;
 }
@@ -122,6 +129,9 @@ void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t)
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
 {
     if (v->kind == ATTN_REF) return dv <= 1024;
+    if (v->kind == ATTN_FAST) { /* needs D too: attn_fast_fits */
+        return 0;
+    }
     if (v->kind == ATTN_TILED) {
         attn_tiling t;
         attn_tiled_constants(v, dv, &t);
@@ -135,11 +145,22 @@ int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
            (uint64_t)(v->bq * v->bkv + 3 * v->bq) * 4 <= caps->max_workgroup_storage;
 }
 
-const attn_variant *attn_variant_pick(const char *name, uint32_t dv, const gpu_caps *caps)
+int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu_caps *caps)
+{
+    if (v->kind != ATTN_FAST) return attn_variant_fits(v, dv, caps);
+    attn_tiling t;
+    attn_tiled_constants(v, dv, &t);
+    uint64_t smem = 4ull * ((uint64_t)d * v->bq + (uint64_t)d * v->bkv + (uint64_t)v->bkv * dv +
+                            (uint64_t)v->bq * v->bkv + 3ull * v->bq + t.nt);
+    return t.nt <= caps->max_invocations && t.nt <= caps->max_workgroup_size_x && t.nt % (v->bq / t.rq) == 0 &&
+           t.nt % v->bq == 0 && t.rq * t.cd <= 64 && smem <= caps->max_workgroup_storage;
+}
+
+const attn_variant *attn_variant_pick(const char *name, uint32_t d, uint32_t dv, const gpu_caps *caps)
 {
     if (name)
         for (int i = 0; i < n_attn_variants; i++)
-            if (!strcmp(attn_variants[i].name, name) && attn_variant_fits(&attn_variants[i], dv, caps))
+            if (!strcmp(attn_variants[i].name, name) && attn_variant_fits2(&attn_variants[i], d, dv, caps))
                 return &attn_variants[i];
     static const char *const defaults[] = {"t32x64", "t16x256", "t16x128", "q16k32t128", "q16k32t256", "q16k32t64"};
     for (size_t k = 0; k < sizeof defaults / sizeof defaults[0]; k++)

@@ -21,7 +21,7 @@ typedef struct gemm_variant {
  * kind ATTN_REF: one thread per query row, the CPU reference's loop;
  * ATTN_FLASH: attn.wgsl (scores straight from global memory, any head size);
  * ATTN_TILED: attn_tiled.wgsl (register-tiled Q K^T and P V; NT derived). */
-enum { ATTN_REF = 0, ATTN_FLASH, ATTN_TILED };
+enum { ATTN_REF = 0, ATTN_FLASH, ATTN_TILED, ATTN_FAST /* attn_fast.wgsl: Q, K and V blocks in workgroup memory */ };
 typedef struct attn_variant {
     const char *name;
     int kind;
@@ -66,8 +66,11 @@ const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu);
 /* Whether a variant can run on a device with these limits. */
 int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps);
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps);
-/* `name` if it exists and fits, else the default for dv. */
-const attn_variant *attn_variant_pick(const char *name, uint32_t dv, const gpu_caps *caps);
+/* attn_variant_fits with the key/query head size (ATTN_FAST keeps whole
+ * blocks of Q, K and V in workgroup memory). */
+int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu_caps *caps);
+/* `name` if it exists and fits, else the default for (d, dv). */
+const attn_variant *attn_variant_pick(const char *name, uint32_t d, uint32_t dv, const gpu_caps *caps);
 const gn_variant *gn_variant_pick(const char *name, uint64_t seg_len);
 
 #endif

@@ -22,6 +22,8 @@ const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
 const KK: u32 = KH * KW;
 const BKS: u32 = NT / BN; // NT is a multiple of BN (variants.c)
+const NA: u32 = BM * BK / NT; // weight-tile elements per thread
+const NB: u32 = BK * BN / NT; // im2col-tile elements per thread
 
 // Tiles as vec4 so the VEC4 inner loop reads 4 values per load. VEC4
 // (TM = TN = 8): the thread's rows are ty*4 + 0..3 and BM/2 + ty*4 + 0..3
@@ -37,6 +39,52 @@ fn row_of(ty: u32, i: u32) -> u32 {
 fn col_of(tx: u32, j: u32) -> u32 {
   if (VEC4) { return (j / 4u) * (BN / 2u) + tx * 4u + (j % 4u); }
   return tx + j * NTX;
+}
+
+// One element of the weight tile: row m0 + e / BK, column k0 + e % BK.
+fn load_a(e: u32, k0: u32, m0: u32, K: u32) -> f32 {
+  let m = e / BK;
+  let kk = e - m * BK;
+  let co = m0 + m;
+  let k = k0 + kk;
+  if (co < P.co && k < K) { return ld_w((P.co0 + co) * P.wstride + P.wk0 + k); }
+  return 0.0;
+}
+
+// One element of the im2col tile: row k0 + kk, this thread's pixel p.
+fn load_b(kk: u32, k0: u32, K: u32, pv: bool, p: u32, iy0: i32, ix0: i32, xb: u32, hw: u32, b: u32) -> f32 {
+  let k = k0 + kk;
+  var v = 0.0;
+  if (pv && k < K) {
+    if (PW) {
+      v = ld_x(xb + k * hw + p);
+      if (NORM) {
+        let g = (b * P.ci + k) * 2u;
+        v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(k);
+        if (NSILU) { v = v / (1.0 + exp(-v)); }
+      }
+    } else {
+      let ci = k / KK;
+      let r = k - ci * KK;
+      let ky = r / KW;
+      let kx = r - ky * KW;
+      let iy = iy0 + i32(ky);
+      let ix = ix0 + i32(kx);
+      if (iy >= 0 && iy < i32(P.h) && ix >= 0 && ix < i32(P.w)) {
+        if (UP2) {
+          v = ld_x(xb + ci * hw + (u32(iy) >> 1u) * P.sw + (u32(ix) >> 1u));
+        } else {
+          v = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
+        }
+        if (NORM) {
+          let g = (b * P.ci + ci) * 2u;
+          v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(ci);
+          if (NSILU) { v = v / (1.0 + exp(-v)); }
+        }
+      }
+    }
+  }
+  return v;
 }
 
 @compute @workgroup_size(NT)
@@ -73,51 +121,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let ox = p - oy * P.wo;
   let iy0 = i32(oy * STRIDE) - P.pad_t;
   let ix0 = i32(ox * STRIDE) - P.pad_l;
+  // Software pipelining: the next k-step's global loads are issued into
+  // registers (ra, rb) before the current step's arithmetic.
+  var ra: array<f32, NA>;
+  var rb: array<f32, NB>;
+  for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, K); }
+  for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, kbeg, K, pv, p, iy0, ix0, xb, hw, b); }
   for (var k0 = kbeg; k0 < K; k0 += BK) {
-    for (var e = li; e < BM * BK; e += NT) {
+    for (var t = 0u; t < NA; t++) {
+      let e = li + t * NT;
       let m = e / BK;
       let kk = e - m * BK;
-      let co = m0 + m;
-      let k = k0 + kk;
-      var v = 0.0;
-      if (co < P.co && k < K) { v = ld_w((P.co0 + co) * P.wstride + P.wk0 + k); }
-      As[(kk * BM + m) >> 2u][(kk * BM + m) & 3u] = v;
+      As[(kk * BM + m) >> 2u][(kk * BM + m) & 3u] = ra[t];
     }
-    for (var kk = bk0; kk < BK; kk += BKS) {
-      let k = k0 + kk;
-      var v = 0.0;
-      if (pv && k < K) {
-        if (PW) {
-          v = ld_x(xb + k * hw + p);
-          if (NORM) {
-            let g = (b * P.ci + k) * 2u;
-            v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(k);
-            if (NSILU) { v = v / (1.0 + exp(-v)); }
-          }
-        } else {
-          let ci = k / KK;
-          let r = k - ci * KK;
-          let ky = r / KW;
-          let kx = r - ky * KW;
-          let iy = iy0 + i32(ky);
-          let ix = ix0 + i32(kx);
-          if (iy >= 0 && iy < i32(P.h) && ix >= 0 && ix < i32(P.w)) {
-            if (UP2) {
-              v = ld_x(xb + ci * hw + (u32(iy) >> 1u) * P.sw + (u32(ix) >> 1u));
-            } else {
-              v = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
-            }
-            if (NORM) {
-              let g = (b * P.ci + ci) * 2u;
-              v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(ci);
-              if (NSILU) { v = v / (1.0 + exp(-v)); }
-            }
-          }
-        }
-      }
-      Bs[(kk * BN + bn) >> 2u][(kk * BN + bn) & 3u] = v;
+    for (var t = 0u; t < NB; t++) {
+      let kk = bk0 + t * BKS;
+      Bs[(kk * BN + bn) >> 2u][(kk * BN + bn) & 3u] = rb[t];
     }
     workgroupBarrier();
+    if (k0 + BK < K) {
+      for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, k0 + BK, m0, K); }
+      for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, k0 + BK, K, pv, p, iy0, ix0, xb, hw, b); }
+    }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
         let a0 = As[(kk * BM) / 4u + ty];

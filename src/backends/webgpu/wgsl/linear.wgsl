@@ -11,6 +11,8 @@
 const NTX: u32 = BN / TN;
 const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
+const NA: u32 = BM * BK / NT; // x-tile elements per thread
+const NB: u32 = BN * BK / NT; // weight-tile elements per thread
 
 // Tiles as vec4 so the VEC4 inner loop reads 4 values per load. VEC4
 // (TM = TN = 8): the thread's rows are ty*4 + 0..3 and BM/2 + ty*4 + 0..3
@@ -26,6 +28,33 @@ fn row_of(ty: u32, i: u32) -> u32 {
 fn col_of(tx: u32, j: u32) -> u32 {
   if (VEC4) { return (j / 4u) * (BN / 2u) + tx * 4u + (j % 4u); }
   return tx + j * NTX;
+}
+
+// x tile element: row m0 + e / BK, column k0 + e % BK
+fn load_a(e: u32, k0: u32, m0: u32, kend: u32) -> f32 {
+  let r = e / BK;
+  let kk = e - r * BK;
+  let row = m0 + r;
+  let k = k0 + kk;
+  if (row < P.m && k < kend) { return ld_x(row * P.k + k); }
+  return 0.0;
+}
+
+// weight tile element: tile column e / BK (with GEGLU, the left half maps to
+// the value rows and the right half to the gate rows), k0 + e % BK
+fn load_b(e: u32, k0: u32, n0: u32, kend: u32) -> f32 {
+  let c = e / BK;
+  let kk = e - c * BK;
+  var col = n0 + c;
+  var wrow = col;
+  if (GEGLU) {
+    let half = c / (BN / 2u);
+    col = n0 + c - half * (BN / 2u);
+    wrow = col + half * P.n;
+  }
+  let k = k0 + kk;
+  if (col < P.n && k < kend) { return ld_w(wrow * P.k + k); }
+  return 0.0;
 }
 
 // erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), as geglu.wgsl
@@ -54,32 +83,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var i = 0u; i < TM * TN; i++) { acc[i] = 0.0; }
   var acc4: array<vec4<f32>, 16>; // VEC4: [row i][column half h] at i * 2 + h
   for (var i = 0u; i < 16u; i++) { acc4[i] = vec4<f32>(0.0); }
+  // Software pipelining: the next k-step's global loads go to registers
+  // before the current step's arithmetic.
+  var ra: array<f32, NA>;
+  var rb: array<f32, NB>;
+  for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, kend); }
+  for (var t = 0u; t < NB; t++) { rb[t] = load_b(li + t * NT, kbeg, n0, kend); }
   for (var k0 = kbeg; k0 < kend; k0 += BK) {
-    for (var e = li; e < BM * BK; e += NT) {
+    for (var t = 0u; t < NA; t++) {
+      let e = li + t * NT;
       let r = e / BK;
       let kk = e - r * BK;
-      let row = m0 + r;
-      let k = k0 + kk;
-      var v = 0.0;
-      if (row < P.m && k < kend) { v = ld_x(row * P.k + k); }
-      As[(kk * BM + r) >> 2u][(kk * BM + r) & 3u] = v;
+      As[(kk * BM + r) >> 2u][(kk * BM + r) & 3u] = ra[t];
     }
-    for (var e = li; e < BN * BK; e += NT) {
+    for (var t = 0u; t < NB; t++) {
+      let e = li + t * NT;
       let c = e / BK;
       let kk = e - c * BK;
-      var col = n0 + c;
-      var wrow = col;
-      if (GEGLU) {
-        let half = c / (BN / 2u);
-        col = n0 + c - half * (BN / 2u);
-        wrow = col + half * P.n;
-      }
-      let k = k0 + kk;
-      var v = 0.0;
-      if (col < P.n && k < kend) { v = ld_w(wrow * P.k + k); }
-      Bs[(kk * BN + c) >> 2u][(kk * BN + c) & 3u] = v;
+      Bs[(kk * BN + c) >> 2u][(kk * BN + c) & 3u] = rb[t];
     }
     workgroupBarrier();
+    if (k0 + BK < kend) {
+      for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, k0 + BK, m0, kend); }
+      for (var t = 0u; t < NB; t++) { rb[t] = load_b(li + t * NT, k0 + BK, n0, kend); }
+    }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
         let a0 = As[(kk * BM) / 4u + ty];
