@@ -110,7 +110,7 @@ int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
     if (v->vec4 && (v->tm != 8 || v->tn != 8)) return 0;
     if ((v->bm * v->bk) % nt || (v->bk * v->bn) % nt) return 0; /* whole tile elements per thread */
     return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
-           (uint64_t)v->bk * (v->bm + v->bn) * 4 <= caps->max_workgroup_storage;
+           (uint64_t)v->bk * (v->bm + 4 + v->bn + 4) * 4 <= caps->max_workgroup_storage;
 }
 
 void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t)
@@ -135,7 +135,7 @@ int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
     if (v->kind == ATTN_TILED) {
         attn_tiling t;
         attn_tiled_constants(v, dv, &t);
-        uint64_t smem = ((uint64_t)t.dc * (v->bq + v->bkv) + (uint64_t)v->bq * v->bkv + 3ull * v->bq) * 4;
+        uint64_t smem = ((uint64_t)t.dc * (v->bq + 1 + v->bkv + 1) + (uint64_t)v->bq * (v->bkv + 1) + 3ull * v->bq) * 4;
         return t.nt <= caps->max_invocations && t.nt <= caps->max_workgroup_size_x && t.nt % (v->bq / t.rq) == 0 &&
                t.nt % v->bq == 0 && t.rq * t.cd <= 64 && smem + 4ull * t.nt <= caps->max_workgroup_storage;
     }
@@ -150,8 +150,8 @@ int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu
     if (v->kind != ATTN_FAST) return attn_variant_fits(v, dv, caps);
     attn_tiling t;
     attn_tiled_constants(v, dv, &t);
-    uint64_t smem = 4ull * ((uint64_t)d * v->bq + (uint64_t)d * v->bkv + (uint64_t)v->bkv * dv +
-                            (uint64_t)v->bq * v->bkv + 3ull * v->bq + t.nt);
+    uint64_t smem = 4ull * ((uint64_t)d * (v->bq + 1) + (uint64_t)d * (v->bkv + 1) + (uint64_t)v->bkv * dv +
+                            (uint64_t)v->bq * (v->bkv + 1) + 3ull * v->bq + t.nt);
     return t.nt <= caps->max_invocations && t.nt <= caps->max_workgroup_size_x && t.nt % (v->bq / t.rq) == 0 &&
            t.nt % v->bq == 0 && t.rq * t.cd <= 64 && smem <= caps->max_workgroup_storage;
 }

@@ -12,11 +12,16 @@ const SQN: u32 = BQ / TQ;
 const SKN: u32 = BKV / TK;
 const NT: u32 = SQN * SKN;
 const TPR: u32 = NT / BQ;
+// padded strides (one float) keep the transposing stores and the per-row
+// softmax reads free of bank conflicts
+const QST: u32 = BQ + 1u;
+const KST: u32 = BKV + 1u;
+const SST: u32 = BKV + 1u;
 
-var<workgroup> Qs: array<f32, D * BQ>;   // [d][q]
-var<workgroup> Ks: array<f32, D * BKV>;  // [d][k]
+var<workgroup> Qs: array<f32, D * QST>;   // [d][q]
+var<workgroup> Ks: array<f32, D * KST>;  // [d][k]
 var<workgroup> Vs: array<f32, BKV * DV>; // [k][d]
-var<workgroup> S: array<f32, BQ * BKV>;
+var<workgroup> S: array<f32, BQ * SST>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> lrow: array<f32, BQ>;
 var<workgroup> crow: array<f32, BQ>;
@@ -45,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let d = e - q * D;
     var v = 0.0;
     if (q0 + q < P.tq) { v = ld_q(qb + (q0 + q) * P.qrs + d); }
-    Qs[d * BQ + q] = v;
+    Qs[d * QST + q] = v;
   }
   var kend = P.tk;
   if (CAUSAL) { kend = min(P.tk, q0 + BQ); }
@@ -56,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let d = e - kk * D;
       var v = 0.0;
       if (j0 + kk < P.tk) { v = ld_k(kb + (j0 + kk) * P.krs + d); }
-      Ks[d * BKV + kk] = v;
+      Ks[d * KST + kk] = v;
     }
     for (var e = li; e < BKV * DV; e += NT) {
       let kk = e / DV;
@@ -71,8 +76,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var d = 0u; d < D; d++) {
       var a: array<f32, TQ>;
       var c: array<f32, TK>;
-      for (var i = 0u; i < TQ; i++) { a[i] = Qs[d * BQ + sq + i * SQN]; }
-      for (var j = 0u; j < TK; j++) { c[j] = Ks[d * BKV + sk + j * SKN]; }
+      for (var i = 0u; i < TQ; i++) { a[i] = Qs[d * QST + sq + i * SQN]; }
+      for (var j = 0u; j < TK; j++) { c[j] = Ks[d * KST + sk + j * SKN]; }
       for (var i = 0u; i < TQ; i++) {
         for (var j = 0u; j < TK; j++) { s[i * TK + j] = fma(a[i], c[j], s[i * TK + j]); }
       }
@@ -83,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let kj = j0 + sk + j * SKN;
         var v = s[i * TK + j] * P.scale;
         if (qi >= P.tq || kj >= P.tk || (CAUSAL && kj > qi)) { v = NEG; }
-        S[(sq + i * SQN) * BKV + sk + j * SKN] = v;
+        S[(sq + i * SQN) * SST + sk + j * SKN] = v;
       }
     }
     workgroupBarrier();
@@ -91,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let r = li / TPR;
       let lane = li - r * TPR;
       var mx = NEG;
-      for (var j = lane; j < BKV; j += TPR) { mx = max(mx, S[r * BKV + j]); }
+      for (var j = lane; j < BKV; j += TPR) { mx = max(mx, S[r * SST + j]); }
       red[li] = mx;
       workgroupBarrier();
       let mo = mrow[r];
@@ -100,9 +105,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       workgroupBarrier();
       var l = 0.0;
       for (var j = lane; j < BKV; j += TPR) {
-        let v = S[r * BKV + j];
+        let v = S[r * SST + j];
         let p = select(exp(v - mx), 0.0, v <= NEG);
-        S[r * BKV + j] = p;
+        S[r * SST + j] = p;
         l += p;
       }
       red[li] = l;
@@ -129,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         vv[c] = select(0.0, Vs[j * DV + min(d, DV - 1u)], d < DV);
       }
       for (var r = 0u; r < RQ; r++) {
-        let p = S[(og * RQ + r) * BKV + j];
+        let p = S[(og * RQ + r) * SST + j];
         for (var c = 0u; c < CD; c++) { o[r * CD + c] = fma(p, vv[c], o[r * CD + c]); }
       }
     }

@@ -19,11 +19,16 @@ const NEG: f32 = -3.0e38;
 const SQN: u32 = BQ / TQ;
 const SKN: u32 = BKV / TK;
 const NT: u32 = SQN * SKN;
-const TPR: u32 = NT / BQ; // threads per row in the softmax update
+const TPR: u32 = NT / BQ;
+// padded strides (one float) keep the transposing stores and the per-row
+// softmax reads free of bank conflicts
+const QST: u32 = BQ + 1u;
+const KST: u32 = BKV + 1u;
+const SST: u32 = BKV + 1u;
 
-var<workgroup> Qs: array<f32, DC * BQ>;
-var<workgroup> Ks: array<f32, DC * BKV>;
-var<workgroup> S: array<f32, BQ * BKV>;
+var<workgroup> Qs: array<f32, DC * QST>;
+var<workgroup> Ks: array<f32, DC * KST>;
+var<workgroup> S: array<f32, BQ * SST>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> lrow: array<f32, BQ>;
 var<workgroup> crow: array<f32, BQ>;
@@ -59,21 +64,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let dd = e - q * DC;
         var v = 0.0;
         if (q0 + q < P.tq && d0 + dd < D) { v = ld_q(qb + (q0 + q) * P.qrs + d0 + dd); }
-        Qs[dd * BQ + q] = v;
+        Qs[dd * QST + q] = v;
       }
       for (var e = li; e < BKV * DC; e += NT) {
         let kk = e / DC;
         let dd = e - kk * DC;
         var v = 0.0;
         if (j0 + kk < P.tk && d0 + dd < D) { v = ld_k(kb + (j0 + kk) * P.krs + d0 + dd); }
-        Ks[dd * BKV + kk] = v;
+        Ks[dd * KST + kk] = v;
       }
       workgroupBarrier();
       for (var dd = 0u; dd < DC; dd++) {
         var a: array<f32, TQ>;
         var c: array<f32, TK>;
-        for (var i = 0u; i < TQ; i++) { a[i] = Qs[dd * BQ + sq + i * SQN]; }
-        for (var j = 0u; j < TK; j++) { c[j] = Ks[dd * BKV + sk + j * SKN]; }
+        for (var i = 0u; i < TQ; i++) { a[i] = Qs[dd * QST + sq + i * SQN]; }
+        for (var j = 0u; j < TK; j++) { c[j] = Ks[dd * KST + sk + j * SKN]; }
         for (var i = 0u; i < TQ; i++) {
           for (var j = 0u; j < TK; j++) { s[i * TK + j] = fma(a[i], c[j], s[i * TK + j]); }
         }
@@ -85,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let kj = j0 + sk + j * SKN;
         var v = s[i * TK + j] * P.scale;
         if (qi >= P.tq || kj >= P.tk || (CAUSAL && kj > qi)) { v = NEG; }
-        S[(sq + i * SQN) * BKV + sk + j * SKN] = v;
+        S[(sq + i * SQN) * SST + sk + j * SKN] = v;
       }
     }
     workgroupBarrier();
@@ -95,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let r = li / TPR;
       let lane = li - r * TPR;
       var mx = NEG;
-      for (var j = lane; j < BKV; j += TPR) { mx = max(mx, S[r * BKV + j]); }
+      for (var j = lane; j < BKV; j += TPR) { mx = max(mx, S[r * SST + j]); }
       red[li] = mx;
       workgroupBarrier();
       let mo = mrow[r];
@@ -104,9 +109,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       workgroupBarrier();
       var l = 0.0;
       for (var j = lane; j < BKV; j += TPR) {
-        let v = S[r * BKV + j];
+        let v = S[r * SST + j];
         let p = select(exp(v - mx), 0.0, v <= NEG);
-        S[r * BKV + j] = p;
+        S[r * SST + j] = p;
         l += p;
       }
       red[li] = l;
@@ -134,7 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         vv[c] = select(0.0, ld_v(vo + min(d, DV - 1u)), d < DV);
       }
       for (var r = 0u; r < RQ; r++) {
-        let p = S[(og * RQ + r) * BKV + j];
+        let p = S[(og * RQ + r) * SST + j];
         for (var c = 0u; c < CD; c++) { o[r * CD + c] = fma(p, vv[c], o[r * CD + c]); }
       }
     }

@@ -18,8 +18,12 @@ const NB: u32 = BN * BK / NT; // weight-tile elements per thread
 // (TM = TN = 8): the thread's rows are ty*4 + 0..3 and BM/2 + ty*4 + 0..3
 // (columns likewise), so its two row groups and two column groups are
 // contiguous vec4s, and neighbouring threads read neighbouring vec4s.
-var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
-var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
+// Row strides padded by 4 floats: the transposing tile stores (consecutive
+// threads, consecutive k) then hit 32 different banks.
+const ASTR: u32 = BM + 4u;
+const BSTR: u32 = BN + 4u;
+var<workgroup> As: array<vec4<f32>, BK * ASTR / 4u>;
+var<workgroup> Bs: array<vec4<f32>, BK * BSTR / 4u>;
 
 fn row_of(ty: u32, i: u32) -> u32 {
   if (VEC4) { return (i / 4u) * (BM / 2u) + ty * 4u + (i % 4u); }
@@ -94,13 +98,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let e = li + t * NT;
       let r = e / BK;
       let kk = e - r * BK;
-      As[(kk * BM + r) >> 2u][(kk * BM + r) & 3u] = ra[t];
+      As[(kk * ASTR + r) >> 2u][(kk * ASTR + r) & 3u] = ra[t];
     }
     for (var t = 0u; t < NB; t++) {
       let e = li + t * NT;
       let c = e / BK;
       let kk = e - c * BK;
-      Bs[(kk * BN + c) >> 2u][(kk * BN + c) & 3u] = rb[t];
+      Bs[(kk * BSTR + c) >> 2u][(kk * BSTR + c) & 3u] = rb[t];
     }
     workgroupBarrier();
     if (k0 + BK < kend) {
@@ -109,10 +113,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
-        let a0 = As[(kk * BM) / 4u + ty];
-        let a1 = As[(kk * BM + BM / 2u) / 4u + ty];
-        let b0 = Bs[(kk * BN) / 4u + tx];
-        let b1 = Bs[(kk * BN + BN / 2u) / 4u + tx];
+        let a0 = As[(kk * ASTR) / 4u + ty];
+        let a1 = As[(kk * ASTR + BM / 2u) / 4u + ty];
+        let b0 = Bs[(kk * BSTR) / 4u + tx];
+        let b1 = Bs[(kk * BSTR + BN / 2u) / 4u + tx];
         for (var r = 0u; r < 4u; r++) {
           acc4[r * 2u] = fma(vec4<f32>(a0[r]), b0, acc4[r * 2u]);
           acc4[r * 2u + 1u] = fma(vec4<f32>(a0[r]), b1, acc4[r * 2u + 1u]);
@@ -124,8 +128,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var kk = 0u; kk < BK; kk++) {
         var a: array<f32, TM>;
         var c: array<f32, TN>;
-        for (var i = 0u; i < TM; i++) { let q = kk * BM + ty + i * NTY; a[i] = As[q >> 2u][q & 3u]; }
-        for (var j = 0u; j < TN; j++) { let q = kk * BN + tx + j * NTX; c[j] = Bs[q >> 2u][q & 3u]; }
+        for (var i = 0u; i < TM; i++) { let q = kk * ASTR + ty + i * NTY; a[i] = As[q >> 2u][q & 3u]; }
+        for (var j = 0u; j < TN; j++) { let q = kk * BSTR + tx + j * NTX; c[j] = Bs[q >> 2u][q & 3u]; }
         for (var i = 0u; i < TM; i++) {
           for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
         }
