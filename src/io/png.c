@@ -105,6 +105,8 @@ static char *latin1_to_utf8(const char *s, size_t n)
     return out;
 }
 
+/* PNG keywords: 1-79 printable Latin-1 characters, no leading, trailing or
+ * consecutive spaces (libpng would silently rewrite such a key). */
 static int valid_key(const char *k)
 {
     size_t n = strlen(k);
@@ -112,6 +114,7 @@ static int valid_key(const char *k)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)k[i];
         if (!((c >= 32 && c <= 126) || c >= 161)) return 0;
+        if (c == ' ' && k[i + 1] == ' ') return 0;
     }
     return 1;
 }
