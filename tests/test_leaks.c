@@ -30,6 +30,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 static long long in_use(void) { return (long long)__sanitizer_get_current_allocated_bytes(); }
 #define COUNTER "ASan allocator"
 #define SLACK 0 /* requested bytes: exact */
+#define MIXED_SLACK 0
 #else
 #include <malloc.h>
 static long long in_use(void)
@@ -41,6 +42,7 @@ static long long in_use(void)
 /* chunk sizes: a realloc done in place may keep up to a minimum chunk (16
  * bytes on x86-64) more than asked, so allow one such per comparison */
 #define SLACK 16
+#define MIXED_SLACK 64
 #endif
 
 static uint8_t init_rgb[64 * 64 * 3];
@@ -125,11 +127,11 @@ int main(int argc, char **argv)
     printf("%-4s 20 generations: memory in use flat after the first (largest growth %lld bytes)\n", worst <= SLACK ? "ok" : "FAIL", worst);
 
     /* 2. a mixed round, twice: the second must end where the first did */
-    long long round_end[2] = {0};
+    long long round_end[3] = {0};
     static const wsd_sampler samplers[] = {WSD_SAMPLER_DEFAULT, WSD_SAMPLER_PNDM, WSD_SAMPLER_DDIM, WSD_SAMPLER_EULER,
                                            WSD_SAMPLER_EULER_A, WSD_SAMPLER_DPMPP_2M, WSD_SAMPLER_DPMPP_2M_KARRAS,
                                            WSD_SAMPLER_LMS, WSD_SAMPLER_LCM};
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < 3; r++) {
         wsd_generate_params p;
         wsd_image img;
         for (size_t k = 0; k < sizeof samplers / sizeof *samplers; k++) {
@@ -175,8 +177,12 @@ int main(int argc, char **argv)
         wsd_image_free(&img);
         round_end[r] = in_use();
     }
-    printf("in use after mixed round 1 %lld, round 2 %lld bytes\n", round_end[0], round_end[1]);
-    CHECKF(llabs(round_end[1] - round_end[0]) <= SLACK, "a second mixed round changed memory in use by %lld bytes", round_end[1] - round_end[0]);
+    printf("in use after mixed rounds 1, 2, 3: %lld, %lld, %lld bytes\n", round_end[0], round_end[1], round_end[2]);
+    /* glibc's count moves by a chunk or two between identical rounds (where
+     * in-place reallocs land), up and down (seen: +32, then -16): allow
+     * MIXED_SLACK there; a leak grows every round and the ASan count is exact. */
+    for (int r = 1; r < 3; r++)
+        CHECKF(llabs(round_end[r] - round_end[0]) <= MIXED_SLACK, "mixed round %d changed memory in use by %lld bytes", r + 1, round_end[r] - round_end[0]);
 
     /* 3. everything freed: back to the start */
     wsd_model_free(m);
