@@ -12,9 +12,10 @@ const SQN: u32 = BQ / TQ;
 const SKN: u32 = BKV / TK;
 const NT: u32 = SQN * SKN;
 const TPR: u32 = NT / BQ;
-// padded strides (one float) keep the transposing stores and the per-row
-// softmax reads free of bank conflicts
-const QST: u32 = BQ + 1u;
+// padded strides (one float) keep the per-block transposing K stores and
+// the per-row softmax reads free of bank conflicts (Q is stored once: not
+// padded, which keeps 64x64 blocks of 40-wide heads within 48 KiB)
+const QST: u32 = BQ;
 const KST: u32 = BKV + 1u;
 const SST: u32 = BKV + 1u;
 
