@@ -115,41 +115,45 @@ static void compvis_block_numbers(void)
 }
 
 /* fuzz_infotext: a parameter value starting with '"' (here the sampler
- * name, read from a PNG) was written back unquoted, and then read back as
- * the start of a quoted value that swallowed "Steps" and everything after. */
+ * name, read from a PNG), also after spaces, was written back unquoted, and
+ * then read back as the start of a quoted value that swallowed "Steps" and
+ * everything after. */
 static void infotext_leading_quote(void)
 {
-    infotext it = {"a cat", NULL, 20, "\"odd", 7.5f, 42, 64, 64, NULL, "m\"", 0, 0, NULL};
+    infotext it = {"a cat", NULL, 20, "  \"odd", 7.5f, 42, 64, 64, NULL, "m\"", 0, 0, NULL};
     char *text = NULL, *st = NULL;
     wsd_err err = {0};
     CHECK(infotext_format(&it, &text, &err) == WSD_OK);
     infotext back;
     CHECK(text && infotext_parse(text, &back, &st, &err) == WSD_OK);
-    int ok = text && st && back.steps == 20 && back.seed == 42 && back.width == 64 && back.sampler && !strcmp(back.sampler, "\"odd") &&
+    int ok = text && st && back.steps == 20 && back.seed == 42 && back.width == 64 && back.sampler && !strcmp(back.sampler, "  \"odd") &&
              back.model && !strcmp(back.model, "m\"");
     tu_checks++;
     if (!ok) tu_failures++;
     fprintf(ok ? stdout : stderr, "%-4s %-56s %s\n", ok ? "ok" : "FAIL", "values starting with a quote round-trip", text ? text : err.msg);
     free(text);
     free(st);
-    /* the fuzzer's input: what it parses to formats and parses back alike */
-    char path[1024], buf[4096];
-    snprintf(path, sizeof path, "%s/fuzz/corpus/infotext/regression_value_starting_with_quote", WSD_SOURCE_DIR);
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = 0;
-    CHECKF(n > 0, "%s unreadable", path);
-    infotext a, c;
-    char *s1 = NULL, *s2 = NULL;
-    text = NULL;
-    CHECK(infotext_parse(buf, &a, &s1, &err) == WSD_OK && infotext_format(&a, &text, &err) == WSD_OK &&
-          infotext_parse(text, &c, &s2, &err) == WSD_OK);
-    CHECKF(c.steps == a.steps && c.width == a.width && c.height == a.height, "steps %d -> %d after a round trip of %s", a.steps, c.steps,
-           text ? text : "");
-    free(s1);
-    free(s2);
-    free(text);
+    /* the fuzzer's inputs: what they parse to formats and parses back alike */
+    const char *seeds[] = {"regression_value_starting_with_quote", "regression_value_space_quote"};
+    for (int k = 0; k < 2; k++) {
+        char path[1024], buf[4096];
+        snprintf(path, sizeof path, "%s/fuzz/corpus/infotext/%s", WSD_SOURCE_DIR, seeds[k]);
+        FILE *f = fopen(path, "rb");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f) fclose(f);
+        buf[n] = 0;
+        CHECKF(n > 0, "%s unreadable", path);
+        infotext a, c;
+        char *s1 = NULL, *s2 = NULL;
+        text = NULL;
+        CHECK(infotext_parse(buf, &a, &s1, &err) == WSD_OK && infotext_format(&a, &text, &err) == WSD_OK &&
+              infotext_parse(text, &c, &s2, &err) == WSD_OK);
+        CHECKF(c.steps == a.steps && c.width == a.width && c.height == a.height, "steps %d -> %d after a round trip of %s", a.steps, c.steps,
+               text ? text : "");
+        free(s1);
+        free(s2);
+        free(text);
+    }
 }
 
 int main(void)

@@ -54,12 +54,12 @@ static void format_float(char *buf, size_t cap, float v)
 }
 
 /* A1111's quote(): plain unless the value holds ',', ':' or a newline, then
- * json.dumps(value, ensure_ascii=False). Also quoted here: a value that starts
- * with '"', which would read back as the start of a quoted value running into
- * the parameters after it. */
+ * json.dumps(value, ensure_ascii=False). Also quoted here: a value whose first
+ * non-space character is '"', which would read back as the start of a quoted
+ * value running into the parameters after it. */
 static void add_value(sbuf *b, const char *v)
 {
-    if (v[0] != '"' && !strpbrk(v, ",:\n")) {
+    if (v[strspn(v, " ")] != '"' && !strpbrk(v, ",:\n")) {
         sb_str(b, v);
         return;
     }
