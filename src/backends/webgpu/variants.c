@@ -150,7 +150,7 @@ int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu
     if (v->kind != ATTN_FAST) return attn_variant_fits(v, dv, caps);
     attn_tiling t;
     attn_tiled_constants(v, dv, &t);
-    uint64_t smem = 4ull * ((uint64_t)d * v->bq + (uint64_t)d * (v->bkv + 1) + (uint64_t)v->bkv * dv +
+    uint64_t smem = 4ull * ((uint64_t)d * v->bq + (uint64_t)d * v->bkv + (uint64_t)v->bkv * dv +
                             (uint64_t)v->bq * (v->bkv + 1) + 3ull * v->bq + t.nt);
     return t.nt <= caps->max_invocations && t.nt <= caps->max_workgroup_size_x && t.nt % (v->bq / t.rq) == 0 &&
            t.nt % v->bq == 0 && t.rq * t.cd <= 64 && smem <= caps->max_workgroup_storage;
