@@ -20,7 +20,7 @@ cd "$src"
   -Wall -Wextra -Wno-unused-parameter -Wno-unused-command-line-argument -Iinclude -Isrc -Itests \
   -o "$out/test_cpu_kernels.wasm" tests/test_cpu_kernels.c tests/testutil.c \
   src/backends/cpu/gemm.c src/backends/cpu/fast_ops.c src/backends/cpu/isa.c src/backends/cpu/isa_wasm.c \
-  src/backends/cpu/isa_avx2.c src/backends/cpu/isa_avx512.c src/backends/cpu/kernels_ref.c \
+  src/backends/cpu/isa_avx2.c src/backends/cpu/isa_avx512.c src/backends/cpu/kernels_ref.c src/backends/cpu/pool.c \
   src/core/threads.c src/core/dtype.c src/core/error.c src/io/file.c \
   -lwasi-emulated-process-clocks -lwasi-emulated-getpid || fail "wasm build failed"
 node --no-warnings --input-type=module -e '

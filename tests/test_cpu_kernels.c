@@ -260,6 +260,20 @@ static void test_norms_and_elementwise(cpu_ctx *c, const char *isa)
         close_enough(what, g2, r2, (size_t)(M * F), 1e-6);
         free(xx); free(r2); free(g2);
     }
+    /* broadcast adds: per row ([N,C,H,W] + [N,C,1,1]) and over trailing dims ([B,T,C] + [T,C]) */
+    {
+        int64_t rows = 37, cols = 1000;
+        float *aa = rnd((size_t)(rows * cols), 1.0f), *bb = rnd((size_t)cols, 1.0f), *r2 = malloc((size_t)(rows * cols) * sizeof *r2);
+        float *g2 = malloc((size_t)(rows * cols) * sizeof *g2);
+        int64_t as[2] = {rows, cols}, bs1[1] = {cols}, bs2[2] = {rows, 1};
+        ref_binary(NULL, 0, aa, bb, r2, 2, as, 1, bs1);
+        fast_add_bcast(c, aa, bb, g2, rows, cols, 0);
+        CHECKF(!memcmp(r2, g2, (size_t)(rows * cols) * sizeof *r2), "%s add broadcast over rows", isa);
+        ref_binary(NULL, 0, aa, bb, r2, 2, as, 2, bs2);
+        fast_add_bcast(c, aa, bb, g2, rows, cols, 1);
+        CHECKF(!memcmp(r2, g2, (size_t)(rows * cols) * sizeof *r2), "%s add broadcast per row", isa);
+        free(aa); free(bb); free(r2); free(g2);
+    }
     {
         int64_t N = 2, A = 77, B = 130;
         float *xx = rnd((size_t)(N * A * B), 1.0f), *r2 = malloc((size_t)(N * A * B) * sizeof *r2), *g2 = malloc((size_t)(N * A * B) * sizeof *g2);

@@ -11,7 +11,7 @@ cc=${WASM_CC:-clang-14}
 out=${OUT:-$root/build-wasm-bench}
 mkdir -p "$out"
 srcs=(src/backends/cpu/gemm.c src/backends/cpu/fast_ops.c src/backends/cpu/isa.c src/backends/cpu/isa_wasm.c
-      src/backends/cpu/isa_avx2.c src/backends/cpu/isa_avx512.c src/backends/cpu/kernels_ref.c
+      src/backends/cpu/isa_avx2.c src/backends/cpu/isa_avx512.c src/backends/cpu/kernels_ref.c src/backends/cpu/pool.c
       src/core/threads.c src/core/dtype.c src/core/error.c bench/wasm/matmul_bench.c)
 "$cc" --target=wasm32-wasi -std=c11 -O3 -msimd128 -mexec-model=reactor ${WASM_CFLAGS:-} -DWSD_NO_THREADS -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
   -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -o "$out/matmul.wasm" "${srcs[@]}"

@@ -634,7 +634,7 @@ static wsd_status run_step(wsd_exec *ex, const step *s, wsd_err *err)
 {
     const wg_graph *g = ex->g;
     cpu_ctx *c = ex->be->ctx;
-    wsd_pool *pool = c->pool;
+    wsd_pool *pool = NULL; /* reference kernels here only do cheap ops: serially */
     const wg_node *n = &g->nodes[s->node];
     const wg_tensor *o = &g->t[n->out], *x = &g->t[n->in[0]];
     float *y = ptr(ex, n->out);
@@ -684,7 +684,14 @@ static wsd_status run_step(wsd_exec *ex, const step *s, wsd_err *err)
     }
     case WG_OP_ADD: case WG_OP_MUL: {
         const wg_tensor *bt = &g->t[n->in[1]];
+        int64_t bn = wg_numel(bt);
+        int trailing = bt->ndim <= x->ndim;
+        for (int d = 0; trailing && d < bt->ndim; d++) trailing = bt->shape[d] == x->shape[x->ndim - bt->ndim + d];
         if (n->op == WG_OP_ADD && same_shape(x, bt)) fast_add(c, a, b, y, on);
+        else if (n->op == WG_OP_ADD && trailing && bn > 0) fast_add_bcast(c, a, b, y, on / bn, bn, 0);
+        else if (n->op == WG_OP_ADD && x->ndim == 4 && bt->ndim == 4 && bt->shape[0] == x->shape[0] && bt->shape[1] == x->shape[1] &&
+                 bt->shape[2] == 1 && bt->shape[3] == 1)
+            fast_add_bcast(c, a, b, y, bn, on / bn, 1);
         else ref_binary(pool, n->op == WG_OP_MUL, a, b, y, x->ndim, x->shape, bt->ndim, bt->shape);
         break;
     }

@@ -302,6 +302,34 @@ void fast_add(cpu_ctx *c, const float *a, const float *b, float *y, int64_t n)
     cpu_parallel(c, (n + EW_CHUNK - 1) / EW_CHUNK, ew_task, &j);
 }
 
+typedef struct {
+    cpu_ctx *c;
+    const float *a, *b;
+    float *y;
+    int64_t rows, cols, rows_per_task;
+    int per_row;
+} bcast_job;
+
+static void bcast_task(void *p, int64_t task, int thread)
+{
+    const bcast_job *j = p;
+    const cpu_isa *isa = j->c->isa;
+    for (int64_t r = task * j->rows_per_task; r < (task + 1) * j->rows_per_task && r < j->rows; r++) {
+        const float *a = j->a + r * j->cols;
+        float *y = j->y + r * j->cols;
+        if (j->per_row) isa->affine(a, y, j->cols, 0.0f, 1.0f, j->b[r], 0);
+        else isa->add(a, j->b, y, j->cols);
+    }
+    (void)thread;
+}
+
+void fast_add_bcast(cpu_ctx *c, const float *a, const float *b, float *y, int64_t rows, int64_t cols, int per_row)
+{
+    bcast_job j = {c, a, b, y, rows, cols, 1, per_row};
+    j.rows_per_task = cols >= EW_CHUNK ? 1 : (EW_CHUNK + cols - 1) / cols;
+    cpu_parallel(c, (rows + j.rows_per_task - 1) / j.rows_per_task, bcast_task, &j);
+}
+
 static void geglu_task(void *p, int64_t task, int thread)
 {
     const ew_job *j = p;

@@ -36,6 +36,8 @@ void fast_unary(cpu_ctx *c, int op, const float *x, float *y, int64_t n);
 /* x[M,2F] -> y[M,F] = x[:, :F] * gelu(x[:, F:]) */
 void fast_geglu(cpu_ctx *c, const float *x, float *y, int64_t M, int64_t F);
 void fast_add(cpu_ctx *c, const float *a, const float *b, float *y, int64_t n);
+/* y[r, j] = a[r, j] + (per_row ? b[r] : b[j]) for a [rows, cols] */
+void fast_add_bcast(cpu_ctx *c, const float *a, const float *b, float *y, int64_t rows, int64_t cols, int per_row);
 /* x[N,A,B] -> y[N,B,A] in cache blocks */
 void fast_transpose(cpu_ctx *c, const float *x, float *y, int64_t N, int64_t A, int64_t B);
 /* x[M,C] softmax over C */

@@ -11,6 +11,9 @@
 #if defined(__linux__) && !defined(WSD_NO_THREADS)
 #include <sched.h>
 #endif
+#if !defined(WSD_NO_THREADS)
+#include <unistd.h>
+#endif
 
 /* ---- context ---- */
 
@@ -36,9 +39,13 @@ cpu_ctx *cpu_ctx_create(int threads, const cpu_isa *isa)
 {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    if (threads <= 0) threads = usable_cpus(); /* still 0 (all online CPUs) if unknown */
-    c->pool = wsd_pool_create(threads);
-    c->threads = wsd_pool_threads(c->pool);
+    if (threads <= 0) threads = usable_cpus();
+#if !defined(WSD_NO_THREADS) && defined(_SC_NPROCESSORS_ONLN)
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+    if (threads <= 0) threads = 1;
+    c->pool = cpu_pool_create(threads);
+    c->threads = cpu_pool_threads(c->pool);
     c->isa = isa ? isa : cpu_isa_get();
     c->scratch = calloc((size_t)c->threads, sizeof *c->scratch);
     if (!c->scratch) {
@@ -55,7 +62,7 @@ void cpu_ctx_free(cpu_ctx *c)
         for (int i = 0; i < c->threads; i++) free(c->scratch[i]);
     free(c->scratch);
     free(c->shared);
-    wsd_pool_free(c->pool);
+    cpu_pool_free(c->pool);
     free(c);
 }
 
@@ -97,14 +104,11 @@ typedef struct {
     _Atomic int64_t next;
 } par_state;
 
-static void par_worker(void *p, int64_t begin, int64_t end)
+static void par_worker(void *p, int thread)
 {
     par_state *s = p;
-    for (int64_t t = begin; t < end; t++) {
-        int64_t task;
-        while ((task = atomic_fetch_add(&s->next, 1)) < s->n)
-            s->fn(s->ctx, task, (int)t);
-    }
+    int64_t task;
+    while ((task = atomic_fetch_add(&s->next, 1)) < s->n) s->fn(s->ctx, task, thread);
 }
 
 void cpu_parallel(cpu_ctx *c, int64_t n, cpu_task_fn fn, void *ctx)
@@ -119,7 +123,7 @@ void cpu_parallel(cpu_ctx *c, int64_t n, cpu_task_fn fn, void *ctx)
     s.ctx = ctx;
     s.n = n;
     atomic_init(&s.next, 0);
-    wsd_parallel_for(c->pool, n < c->threads ? n : c->threads, par_worker, &s);
+    cpu_pool_run(c->pool, par_worker, &s);
 }
 
 /* ---- packing ---- */

@@ -20,15 +20,15 @@
 #define WSD_BACKENDS_CPU_GEMM_H
 
 #include "backends/cpu/isa.h"
+#include "backends/cpu/pool.h"
 #include "core/dtype.h"
-#include "core/threads.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---- execution context: pool, ISA table, per-thread scratch ---- */
 typedef struct cpu_ctx {
-    wsd_pool *pool;
+    cpu_pool *pool;
     int threads;
     const cpu_isa *isa;
     float **scratch;        /* [threads], each scratch_floats long, 64-byte aligned */
@@ -37,7 +37,7 @@ typedef struct cpu_ctx {
     size_t shared_floats;
 } cpu_ctx;
 
-/* threads as wsd_pool_create (<= 0: all cores); isa NULL: cpu_isa_get(). NULL on failure. */
+/* threads <= 0: the CPUs this process may run on; isa NULL: cpu_isa_get(). NULL on failure. */
 cpu_ctx *cpu_ctx_create(int threads, const cpu_isa *isa);
 void cpu_ctx_free(cpu_ctx *c);
 /* Grows the scratch buffers; -1 when out of memory. */
