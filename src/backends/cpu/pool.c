@@ -15,7 +15,9 @@
 #endif
 
 /* Iterations of the idle spin before a worker sleeps (~100-200 us). */
+#ifndef SPIN_ITERS
 #define SPIN_ITERS 20000
+#endif
 
 struct cpu_pool {
     int n;                       /* threads including the caller */
