@@ -1,0 +1,191 @@
+/* The WebGPU backend against the diffusers goldens of shared/reference on
+ * the tiny model (tests/test_golden_models.c, run by test_webgpu_golden.sh
+ * with WSD_TEST_BACKEND=webgpu, checks every module and intermediate with
+ * float32 weights; this file adds the rest):
+ *   1. the f16-storage path (the product path: conv/linear/embedding weights
+ *      packed as f16): text encoder, UNet, VAE decoder and encoder outputs
+ *      within the fp16 bounds of shared/reference/README.md (rel L2 <= 1e-2,
+ *      max abs <= 3e-2 * max(1, max|ref|));
+ *   2. a full pipeline through the public API (PNDM, CFG 7.5, 4 steps,
+ *      128x128) with float32 weights: final latents rel L2 <= 1e-4, image
+ *      max abs <= 1e-3; and with f16 weights: image max abs <= 3e-2.
+ *      (--gpu-limits default is covered by test_webgpu_modules.sh and
+ *      test_webgpu_ops; SwiftShader is slow, so one configuration here.)
+ * Runs on SwiftShader in CI (VK_ICD_FILENAMES is set to Chromium's
+ * SwiftShader ICD when unset) and FAILS if the WebGPU backend cannot start. */
+#include "backends/backend.h"
+#include "backends/webgpu/webgpu_backend.h"
+#include "io/safetensors.h"
+#include "models/model.h"
+#include "models/run.h"
+#include "testutil.h"
+#include "wsd.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static float *read_f32(const st_file *f, const char *name, size_t *n)
+{
+    wsd_err err = {0};
+    const st_tensor *t = st_find(f, name);
+    float *x = NULL;
+    if (!t || st_read_f32(f, name, t->ndim, t->shape, &x, &err) != WSD_OK) {
+        CHECKF(0, "golden %s: %s", name, err.msg);
+        return NULL;
+    }
+    if (n) *n = (size_t)t->numel;
+    return x;
+}
+
+/* Runs component c on the named golden tensors (pairs: golden name, input name). */
+static void module_case(wsd_backend *be, const wsd_model *m, run_component c, const char *gold_file,
+                        const char *const *pairs, int npairs, const char *out_name, const char *ref_name,
+                        const char *label)
+{
+    wsd_err err = {0};
+    st_file gold, in, out;
+    if (st_open(tu_shared(gold_file), &gold, &err) != WSD_OK) {
+        CHECKF(0, "%s", err.msg);
+        return;
+    }
+    char in_path[1200], out_path[1200];
+    snprintf(in_path, sizeof in_path, "%s/webgpu_in.safetensors", tu_tmpdir());
+    snprintf(out_path, sizeof out_path, "%s/webgpu_out.safetensors", tu_tmpdir());
+    st_writer *w = st_writer_new();
+    for (int i = 0; i < npairs; i++) {
+        const st_tensor *t = st_find(&gold, pairs[2 * i]);
+        if (!t) {
+            CHECKF(0, "golden tensor %s missing", pairs[2 * i]);
+            continue;
+        }
+        st_writer_add(w, pairs[2 * i + 1], t->dtype, t->ndim, t->shape, t->data, &err);
+    }
+    if (!strcmp(out_name, "out")) { /* UNet: timestep 981 */
+        float t981 = 981.0f;
+        st_writer_add(w, "timestep", WSD_DT_F32, 0, NULL, &t981, &err);
+    }
+    CHECK(st_writer_save(w, in_path, &err) == WSD_OK);
+    st_writer_free(w);
+    if (st_open(in_path, &in, &err) != WSD_OK) {
+        CHECKF(0, "%s", err.msg);
+        st_close(&gold);
+        return;
+    }
+    w = st_writer_new();
+    build_opts o = {0, 0};
+    wsd_status s = run_component_exec(be, m, c, &in, &o, w, &err);
+    CHECKF(s == WSD_OK, "%s: %s", label, err.msg);
+    if (s == WSD_OK && st_writer_save(w, out_path, &err) == WSD_OK && st_open(out_path, &out, &err) == WSD_OK) {
+        size_t n1 = 0, n2 = 0;
+        float *got = read_f32(&out, out_name, &n1), *ref = read_f32(&gold, ref_name, &n2);
+        if (got && ref && n1 == n2) tu_check_close(label, got, ref, n1, 1e-2, 3e-2);
+        else CHECKF(0, "%s: output sizes differ", label);
+        free(got);
+        free(ref);
+        st_close(&out);
+    }
+    st_writer_free(w);
+    st_close(&in);
+    st_close(&gold);
+}
+
+static void pipeline_case(int default_limits, const char *weights, double lat_rel, double img_abs)
+{
+    setenv("WSD_GPU_WEIGHTS", weights, 1);
+    wsd_context_options o;
+    wsd_context_options_init(&o);
+    o.backend = WSD_BACKEND_WEBGPU;
+    o.gpu_default_limits = default_limits;
+    wsd_context *ctx = NULL;
+    char msg[1024];
+    if (wsd_context_create(&o, &ctx, msg, sizeof msg) != WSD_OK) {
+        CHECKF(0, "webgpu context: %s", msg);
+        return;
+    }
+    wsd_model *m = NULL;
+    if (wsd_model_load(ctx, tu_shared("reference/tiny-sd15"), &m) != WSD_OK) {
+        CHECKF(0, "%s", wsd_last_error(ctx));
+        wsd_context_free(ctx);
+        return;
+    }
+    wsd_err err = {0};
+    st_file gold;
+    if (st_open(tu_shared("reference/golden/pipeline_pndm_cfg.safetensors"), &gold, &err) == WSD_OK) {
+        float *lat = read_f32(&gold, "latents_init", NULL);
+        wsd_generate_params p;
+        wsd_generate_params_init(&p);
+        p.prompt = "a photograph of an astronaut riding a horse";
+        p.negative_prompt = "blurry";
+        p.guidance = 7.5f;
+        p.steps = 4;
+        p.width = p.height = 128;
+        p.latents_init = lat;
+        p.seed = 0;
+        wsd_image img;
+        wsd_status s = wsd_generate(ctx, m, &p, &img);
+        char label[160];
+        snprintf(label, sizeof label, "pipeline pndm cfg, %s weights%s", weights,
+                 default_limits ? ", --gpu-limits default" : "");
+        CHECKF(s == WSD_OK, "%s: %s", label, wsd_last_error(ctx));
+        if (s == WSD_OK) {
+            size_t nl, ni;
+            float *rl = read_f32(&gold, "latents_final", &nl), *ri = read_f32(&gold, "image", &ni);
+            char l2[200];
+            snprintf(l2, sizeof l2, "%s: final latents", label);
+            if (rl) tu_check_close(l2, img.latents, rl, nl, lat_rel, 1e9);
+            snprintf(l2, sizeof l2, "%s: image", label);
+            if (ri) tu_check_close(l2, img.image_f32, ri, ni, 1e9, img_abs);
+            free(rl);
+            free(ri);
+            wsd_image_free(&img);
+        }
+        free(lat);
+        st_close(&gold);
+    } else {
+        CHECKF(0, "%s", err.msg);
+    }
+    wsd_model_free(m);
+    wsd_context_free(ctx);
+    unsetenv("WSD_GPU_WEIGHTS");
+}
+
+int main(void)
+{
+    if (!getenv("VK_ICD_FILENAMES") && access("/usr/lib/chromium/vk_swiftshader_icd.json", R_OK) == 0)
+        setenv("VK_ICD_FILENAMES", "/usr/lib/chromium/vk_swiftshader_icd.json", 1);
+    wsd_err err = {0};
+    wsd_backend *be = NULL;
+    wsd_backend_options bo = {0, 0};
+    wsd_webgpu_options wo = {0};
+    wo.weights = WSD_GPU_WEIGHTS_F16;
+    if (wsd_backend_webgpu_create_ex(&bo, &wo, &be, &err) != WSD_OK) {
+        fprintf(stderr,
+                "\n*** The WebGPU backend could not start: %s\n"
+                "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
+                err.msg);
+        CHECKF(0, "webgpu backend: %s", err.msg);
+        return tu_finish();
+    }
+    printf("adapter: %s\n", gpu_get_caps(wsd_backend_webgpu_device(be))->adapter);
+    wsd_model *m = NULL;
+    CHECKF(model_load_path(tu_shared("reference/tiny-sd15"), &m, &err) == WSD_OK, "%s", err.msg);
+    if (m) {
+        module_case(be, m, RUN_TEXT_ENCODER, "reference/golden/text_encoder.safetensors",
+                    (const char *const[]){"input_ids", "input_ids"}, 1, "last_hidden_state", "last_hidden_state",
+                    "f16 weights: text encoder");
+        module_case(be, m, RUN_UNET, "reference/golden/unet.safetensors",
+                    (const char *const[]){"sample", "sample", "encoder_hidden_states", "encoder_hidden_states"}, 2,
+                    "out", "out_t981", "f16 weights: UNet t=981");
+        module_case(be, m, RUN_VAE_DECODER, "reference/golden/vae.safetensors",
+                    (const char *const[]){"dec_input", "latents"}, 1, "image", "dec_output", "f16 weights: VAE decoder");
+        module_case(be, m, RUN_VAE_ENCODER, "reference/golden/vae.safetensors",
+                    (const char *const[]){"enc_input", "image"}, 1, "mean", "enc_mean", "f16 weights: VAE encoder mean");
+        model_free(m);
+    }
+    wsd_backend_destroy(be);
+    pipeline_case(0, "f32", 1e-4, 1e-3);
+    pipeline_case(0, "f16", 1e9, 3e-2);
+    if (getenv("WSD_TEST_SLOW")) pipeline_case(1, "f32", 1e-4, 1e-3);
+    return tu_finish();
+}
