@@ -633,12 +633,6 @@ int main(int argc, char **argv)
     if (gpu) {
         for (int c = 0; c < N_CASES; c++) {
             if (strncmp(cases[c].name, "split ", 6) || (only && !strstr(cases[c].name, only))) continue;
-            if (!strcmp(cases[c].name, "split embedding")) {
-                /* Known gap: an f32 table larger than one binding is not split
-                 * into row parts yet (f16 tables are); see the issue note. */
-                printf("SKIPPED (known gap) split embedding [4 KiB bindings]: f32 table row parts not implemented\n");
-                continue;
-            }
             check_case(cpu, gpu, c, 0, "4 KiB bindings");
         }
         wsd_backend_destroy(gpu);

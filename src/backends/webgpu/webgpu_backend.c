@@ -152,12 +152,26 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
             return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: a row of weight \"%s\" exceeds one binding", T->name);
     }
     if (be->sizing) { /* first pass: count what will be uploaded, upload nothing */
-        for (int i = 0; i < be->n_w; i++) /* counted already (reused by another node) */
-            if (be->w[i].data == T->data && be->w[i].type == type + 16) return wgl_plan_only_weight((void *)c, g, t, want_f16, loc, err);
-        for (uint64_t r0 = 0; r0 < rows; r0 += rows_per) {
+        int counted = 0;
+        for (int i = 0; i < be->n_w && !counted; i++) /* counted already (reused by another node) */
+            counted = be->w[i].data == T->data && be->w[i].type == type + 16;
+        memset(loc, 0, sizeof *loc);
+        loc->type = type;
+        for (uint64_t r0 = 0; r0 < rows; r0 += rows_per) { /* the same parts as the real upload */
+            if (loc->n_parts == WGL_MAX_PARTS)
+                return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: weight \"%s\" needs more than %d parts", T->name,
+                                WGL_MAX_PARTS);
             uint64_t nr = rows - r0 < rows_per ? rows - r0 : rows_per;
-            be->pending += ((nr * row * es + 3) & ~3ull) + 255;
+            uint64_t bytes = (nr * row * es + 3) & ~3ull;
+            loc->part[loc->n_parts].index = 0;
+            loc->part[loc->n_parts].offset = 0;
+            loc->part[loc->n_parts].size = bytes;
+            loc->part[loc->n_parts].row0 = (int64_t)r0;
+            loc->part[loc->n_parts].rows = (int64_t)nr;
+            loc->n_parts++;
+            if (!counted) be->pending += bytes + 255;
         }
+        if (counted) return WSD_OK;
         if (be->n_w == be->cap_w) {
             int nc = be->cap_w ? be->cap_w * 2 : 256;
             wentry *nw = realloc(be->w, (size_t)nc * sizeof *nw);
@@ -168,7 +182,7 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
         be->w[be->n_w].data = T->data; /* a marker entry (type + 16), removed after the pass */
         be->w[be->n_w].type = type + 16;
         be->n_w++;
-        return wgl_plan_only_weight((void *)c, g, t, want_f16, loc, err);
+        return WSD_OK;
     }
     wgl_wloc L;
     memset(&L, 0, sizeof L);
