@@ -112,6 +112,7 @@ static void test_conv(cpu_ctx *c, const char *isa)
         {1, 32, 3, 64, 64, 3, 1, 1, 1, 1, 1, 1, 2, 0},  /* conv_out */
         {2, 300, 24, 4, 4, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* K = 2700 */
         {1, 5, 9, 6, 7, 5, 1, 2, 2, 2, 2, 1, 0, 0},     /* 5x5 */
+        {2, 24, 20, 37, 29, 3, 2, 1, 1, 1, 1, 1, 2, 0}, /* GroupNorm+SiLU, stride 2, transformed in row bands */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         const conv_case *k = &cases[ci];
@@ -138,7 +139,7 @@ static void test_conv(cpu_ctx *c, const char *isa)
         float *tb = malloc((size_t)(k->Nb * k->Ci) * sizeof *tb);
         if (k->gn) fast_group_norm_stats(c, x, gamma, beta, k->Nb, k->Ci, k->H * k->W, G, 1e-5f, tm, ta, tb);
         conv_geom g = {x, k->Nb, k->Ci, k->H, k->W, k->up, k->k, k->k, k->stride, k->pt, k->pl, Ho, Wo,
-                       k->gn ? tm : NULL, k->gn ? ta : NULL, k->gn ? tb : NULL, k->gn == 2};
+                       k->gn ? tm : NULL, k->gn ? ta : NULL, k->gn ? tb : NULL, k->gn == 2, NULL, 0, 0, 0};
         CHECK(fast_conv2d(c, &g, ws, dt, k->Co, b, NULL, k->res ? res : NULL, got, 0) == 0);
         char what[200];
         snprintf(what, sizeof what, "%s conv case %zu (N%lld Ci%lld Co%lld %lldx%lld k%lld s%lld up%d gn%d res%d %s)", isa, ci,
@@ -168,7 +169,7 @@ static void test_conv(cpu_ctx *c, const char *isa)
         }
         ref_conv2d(NULL, u, w, b, ref, 1, Ci, H, W, Co, 1, 1, 1, 0, 0, H, W);
         memcpy(buf, x, nx * sizeof *buf);
-        conv_geom g = {buf, 1, Ci, H, W, 1, 1, 1, 1, 0, 0, H, W, gn ? tm : NULL, gn ? ta : NULL, gn ? tb : NULL, gn};
+        conv_geom g = {buf, 1, Ci, H, W, 1, 1, 1, 1, 0, 0, H, W, gn ? tm : NULL, gn ? ta : NULL, gn ? tb : NULL, gn, NULL, 0, 0, 0};
         CHECK(fast_conv2d(c, &g, w, WSD_DT_F32, Co, b, NULL, NULL, buf, GEMM_ONE_KBLOCK) == 0);
         char what[96];
         snprintf(what, sizeof what, "%s 1x1 conv in place%s", isa, gn ? " (GroupNorm+SiLU)" : "");

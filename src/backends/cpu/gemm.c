@@ -192,6 +192,13 @@ static void pack_cols(const gemm_src *s, int64_t i0, int64_t ni, int64_t k0, int
 
 static inline float silu1(float v) { return v / (1.0f + expf(-v)); }
 
+/* Row iy (of the stored input) of channel ci of image n. */
+static inline const float *conv_row(const conv_geom *g, int64_t n, int64_t ci, int64_t iy)
+{
+    if (g->band) return g->band + ((ci - g->band_ci0) * g->band_rows + iy - g->band_r0) * g->W;
+    return g->x + ((n * g->Ci + ci) * g->H + iy) * g->W;
+}
+
 /* A run of `len` consecutive pixels of one output row, written to columns
  * [col, col + len) of a w-wide sliver. Per input channel, the kh input row
  * segments under the run are gathered once into `seg` (zero padding,
@@ -205,25 +212,25 @@ static void pack_conv_piece(const conv_geom *g, int64_t n, int64_t oy, int64_t o
     const int64_t ix0 = ox * g->stride - g->pad_l;
     int64_t t0 = ix0 < 0 ? -ix0 : 0, t1 = Wu - ix0 < L ? Wu - ix0 : L;
     if (t1 < t0) t1 = t0;
-    const int direct = g->up == 1 && t0 == 0 && t1 == L && !g->ta;
+    const int transform = g->ta && !g->band; /* a band is transformed already */
+    const int direct = g->up == 1 && t0 == 0 && t1 == L && !transform;
     int64_t k = k0, kend = k0 + nk;
     while (k < kend) {
         int64_t ci = k / khw, cbase = ci * khw;
         int64_t kci = cbase + khw < kend ? cbase + khw : kend;
         int64_t ky0 = (k - cbase) / g->kw, ky1 = (kci - 1 - cbase) / g->kw;
-        const float *plane = g->x + (n * g->Ci + ci) * g->H * g->W;
         if (!direct) {
             for (int64_t ky = ky0; ky <= ky1; ky++) {
                 float *sr = seg + (ky - ky0) * Lp;
                 int64_t iy = oy * g->stride - g->pad_t + ky;
                 if (iy < 0 || iy >= Hu) continue;
-                const float *row = plane + (iy / g->up) * g->W;
+                const float *row = conv_row(g, n, ci, iy / g->up);
                 if (g->up == 1) memcpy(sr + t0, row + ix0 + t0, (size_t)(t1 - t0) * sizeof(float));
                 else
                     for (int64_t t = t0; t < t1; t++) sr[t] = row[(ix0 + t) / g->up];
             }
             int64_t nrows = ky1 - ky0 + 1;
-            if (g->ta) {
+            if (transform) {
                 int64_t c = n * g->Ci + ci, total = (nrows * Lp + 15) & ~(int64_t)15;
                 isa->affine(seg, seg, total, g->tm[c], g->ta[c], g->tb[c], g->silu);
             }
@@ -249,7 +256,7 @@ static void pack_conv_piece(const conv_geom *g, int64_t n, int64_t oy, int64_t o
                     memset(dq, 0, (size_t)len * sizeof(float));
                     continue;
                 }
-                src = plane + iy * g->W + ix0 + kx;
+                src = conv_row(g, n, ci, iy) + ix0 + kx;
             } else {
                 src = seg + (ky - ky0) * Lp + kx;
             }
@@ -296,8 +303,8 @@ static void pack_conv(const conv_geom *g, int64_t j0, int64_t nj, int64_t k0, in
                 int64_t iy = cy[c] + ky, ix = cx[c] + kx;
                 if (c < cnt && iy >= 0 && iy < Hu && ix >= 0 && ix < Wu) {
                     int64_t ch = cn[c] * g->Ci + ci;
-                    v = g->x[(ch * g->H + iy / g->up) * g->W + ix / g->up];
-                    if (g->ta) {
+                    v = conv_row(g, cn[c], ci, iy / g->up)[ix / g->up];
+                    if (g->ta && !g->band) {
                         v = (v - g->tm[ch]) * g->ta[ch] + g->tb[ch];
                         if (g->silu) v = silu1(v);
                     }
@@ -330,6 +337,9 @@ typedef struct {
     int64_t nt, mt, mc;   /* columns per task, rows per task, rows per A block */
     int64_t n_nchunks, n_mchunks;
     int has_epi;
+    int band;             /* conv with a transformed input: tasks of band_R output rows, */
+    int64_t band_R, ns;   /* packed ns columns at a time from a transformed band */
+    int64_t band_floats;
 } gemm_job;
 
 static inline float epi_value(const gemm_out *o, int64_t M, int64_t m, int64_t n, int64_t g, int64_t idx)
@@ -430,49 +440,99 @@ static void tile(const gemm_job *j, int64_t kb, const float *a, int64_t rs, int6
     }
 }
 
+/* Products of one packed B panel (columns [n0, n0 + nn), k block [k0, k0 + kb))
+ * with every A block of rows [m0, m0 + mm). */
+static void run_panel(const gemm_job *j, const float *Bp, int64_t n0, int64_t nn, int64_t k0, int64_t kb, int64_t m0, int64_t mm,
+                      float *Ab, float *Apad, float *Ct, float *tmp)
+{
+    const int mr = j->kern->mr, nr = j->kern->nr;
+    for (int64_t mb = m0; mb < m0 + mm; mb += j->mc) {
+        int64_t mcb = m0 + mm - mb < j->mc ? m0 + mm - mb : j->mc;
+        a_block a = prep_a(j, mb, mcb, k0, kb, Ab, tmp);
+        /* a partial last sliver read in place would run past the matrix: pad a copy */
+        int64_t last_rows = mcb % mr;
+        const float *alast = NULL;
+        if (last_rows && a.in_place) {
+            const float *src = a.p + (mcb / mr) * a.ss;
+            for (int64_t r = 0; r < mr; r++) {
+                if (r < last_rows) memcpy(Apad + r * kb, src + r * a.rs, (size_t)kb * sizeof(float));
+                else memset(Apad + r * kb, 0, (size_t)kb * sizeof(float));
+            }
+            alast = Apad;
+        }
+        for (int64_t js = 0; js * nr < nn; js++) {
+            int64_t cols = nn - js * nr < nr ? nn - js * nr : nr;
+            const float *b = Bp + js * nr * kb;
+            for (int64_t is = 0; is * mr < mcb; is++) {
+                int64_t rows = mcb - is * mr < mr ? mcb - is * mr : mr;
+                if (rows < mr && alast)
+                    tile(j, kb, alast, kb, 1, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
+                else
+                    tile(j, kb, a.p + is * a.ss, a.rs, a.ks, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
+            }
+        }
+    }
+}
+
 static void gemm_task(void *p, int64_t task, int thread)
 {
     const gemm_job *j = p;
     const int mr = j->kern->mr, nr = j->kern->nr;
     int64_t ni = task / j->n_mchunks, mi = task % j->n_mchunks;
-    int64_t n0 = ni * j->nt, nn = j->N - n0 < j->nt ? j->N - n0 : j->nt;
     int64_t m0 = mi * j->mt, mm = j->M - m0 < j->mt ? j->M - m0 : j->mt;
+    int64_t n0, nn, img = 0, r0 = 0, rows = 0;
+    const conv_geom *g = j->B->conv;
+    if (j->band) { /* a chunk is `band_R` output rows of one image */
+        int64_t cpi = (g->Ho + j->band_R - 1) / j->band_R;
+        img = ni / cpi;
+        r0 = (ni % cpi) * j->band_R;
+        rows = g->Ho - r0 < j->band_R ? g->Ho - r0 : j->band_R;
+        n0 = img * g->Ho * g->Wo + r0 * g->Wo;
+        nn = rows * g->Wo;
+    } else {
+        n0 = ni * j->nt;
+        nn = j->N - n0 < j->nt ? j->N - n0 : j->nt;
+    }
     if (nn <= 0 || mm <= 0) return;
-    const int64_t nt_r = (j->nt + nr - 1) / nr * nr, mc_r = (j->mc + mr - 1) / mr * mr;
+    const int64_t ns = j->band ? j->ns : j->nt;
+    const int64_t ns_r = (ns + nr - 1) / nr * nr, mc_r = (j->mc + mr - 1) / mr * mr;
     float *Bp = j->ctx->scratch[thread];
-    float *Ab = Bp + nt_r * j->kb;
+    float *Ab = Bp + ns_r * j->kb;
     float *Apad = Ab + mc_r * j->kb;
     float *Ct = Apad + mr * j->kb;
     float *tmp = Ct + 64 * 64;
+    float *band = tmp + j->kb + SEG_MAX + 256;
     const cpu_isa *isa = j->ctx->isa;
     for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
         int64_t kb = j->K - k0 < j->kb ? j->K - k0 : j->kb;
-        gemm_pack(j->B, n0, nn, k0, kb, nr, Bp, isa, tmp);
-        for (int64_t mb = m0; mb < m0 + mm; mb += j->mc) {
-            int64_t mcb = m0 + mm - mb < j->mc ? m0 + mm - mb : j->mc;
-            a_block a = prep_a(j, mb, mcb, k0, kb, Ab, tmp);
-            /* a partial last sliver read in place would run past the matrix: pad a copy */
-            int64_t last_rows = mcb % mr;
-            const float *alast = NULL;
-            if (last_rows && a.in_place) {
-                const float *src = a.p + (mcb / mr) * a.ss;
-                for (int64_t r = 0; r < mr; r++) {
-                    if (r < last_rows) memcpy(Apad + r * kb, src + r * a.rs, (size_t)kb * sizeof(float));
-                    else memset(Apad + r * kb, 0, (size_t)kb * sizeof(float));
-                }
-                alast = Apad;
-            }
-            for (int64_t js = 0; js * nr < nn; js++) {
-                int64_t cols = nn - js * nr < nr ? nn - js * nr : nr;
-                const float *b = Bp + js * nr * kb;
-                for (int64_t is = 0; is * mr < mcb; is++) {
-                    int64_t rows = mcb - is * mr < mr ? mcb - is * mr : mr;
-                    if (rows < mr && alast)
-                        tile(j, kb, alast, kb, 1, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
-                    else
-                        tile(j, kb, a.p + is * a.ss, a.rs, a.ks, b, mb + is * mr, n0 + js * nr, rows, cols, k0 == 0, Ct);
-                }
-            }
+        if (!j->band) {
+            gemm_pack(j->B, n0, nn, k0, kb, nr, Bp, isa, tmp);
+            run_panel(j, Bp, n0, nn, k0, kb, m0, mm, Ab, Apad, Ct, tmp);
+            continue;
+        }
+        /* transform the input rows under these output rows once (not once per
+         * sliver and kernel row), then pack sub-panels from them */
+        const int64_t khw = g->kh * g->kw, ci0 = k0 / khw, nci = kb / khw;
+        int64_t lo = r0 * g->stride - g->pad_t, hi = (r0 + rows - 1) * g->stride - g->pad_t + g->kh;
+        if (lo < 0) lo = 0;
+        if (hi > g->H) hi = g->H;
+        int64_t nrow = hi > lo ? hi - lo : 0;
+        for (int64_t c = 0; c < nci; c++) {
+            int64_t ch = img * g->Ci + ci0 + c;
+            for (int64_t iy = lo; iy < hi; iy++)
+                isa->affine(g->x + (ch * g->H + iy) * g->W, band + (c * nrow + iy - lo) * g->W, g->W, g->tm[ch], g->ta[ch], g->tb[ch], g->silu);
+        }
+        conv_geom g2 = *g;
+        g2.band = band;
+        g2.band_ci0 = ci0;
+        g2.band_r0 = lo;
+        g2.band_rows = nrow;
+        gemm_src b2 = *j->B;
+        b2.conv = &g2;
+        for (int64_t sub = 0; sub < nn; sub += ns) {
+            int64_t sn = nn - sub < ns ? nn - sub : ns;
+            gemm_pack(&b2, n0 + sub, sn, k0, kb, nr, Bp, isa, tmp);
+            run_panel(j, Bp, n0 + sub, sn, k0, kb, m0, mm, Ab, Apad, Ct, tmp);
         }
     }
 }
@@ -505,6 +565,18 @@ static void plan_job(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int6
     j->n_mchunks = 1;
     j->mt = M;
     int want = ctx->threads > 1 ? 3 * ctx->threads : 1;
+    const conv_geom *g = B->kind == GS_CONV ? B->conv : NULL;
+    if (g && g->ta && !g->band && g->up == 1 && g->kh > 1 && !(flags & GEMM_ONE_KBLOCK) && g->W <= 4096) {
+        /* several output rows per task, so each input row is transformed ~once */
+        int64_t R = (1024 + g->Wo - 1) / g->Wo;
+        if (R > g->Ho) R = g->Ho;
+        while (R > 1 && g->Nb * ((g->Ho + R - 1) / R) < want) R = (R + 1) / 2;
+        j->band = 1;
+        j->band_R = R;
+        j->ns = nt;
+        j->n_nchunks = g->Nb * ((g->Ho + R - 1) / R);
+        j->band_floats = (j->kb / j->unit + 1) * ((R - 1) * g->stride + g->kh) * g->W;
+    }
     if (j->n_nchunks < want && M > j->mc) {
         int64_t mblocks = (M + mr - 1) / mr;
         int64_t split = (want + j->n_nchunks - 1) / j->n_nchunks;
@@ -518,7 +590,7 @@ static void plan_job(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int6
 static size_t job_scratch(const gemm_job *j)
 {
     int64_t nt_r = (j->nt + j->kern->nr - 1) / j->kern->nr * j->kern->nr, mc_r = (j->mc + j->kern->mr - 1) / j->kern->mr * j->kern->mr;
-    return (size_t)(nt_r * j->kb + mc_r * j->kb + j->kern->mr * j->kb + 64 * 64 + j->kb + SEG_MAX + 256);
+    return (size_t)(nt_r * j->kb + mc_r * j->kb + j->kern->mr * j->kb + 64 * 64 + j->kb + SEG_MAX + 256 + j->band_floats);
 }
 
 size_t gemm_scratch_floats(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K, int64_t unit, int flags)

@@ -65,6 +65,11 @@ typedef struct conv_geom {
     int64_t Ho, Wo;
     const float *tm, *ta, *tb; /* per (n, ci): v = (x - tm) * ta + tb before the conv (ta NULL: none) */
     int silu;                /* then SiLU (only with ta) */
+    /* set by the driver: input rows [band_r0, band_r0 + band_rows) of channels
+     * from band_ci0 already transformed, row (ci, iy) at
+     * band[((ci - band_ci0) * band_rows + iy - band_r0) * W] */
+    const float *band;
+    int64_t band_ci0, band_r0, band_rows;
 } conv_geom;
 
 typedef struct gemm_src {
