@@ -120,7 +120,6 @@ static int same_shape(const wg_tensor *a, const wg_tensor *b)
 typedef struct {
     const wg_graph *g;
     int *uses;        /* node inputs referring to each tensor */
-    int *consumer;    /* the last node using it */
     int *host;        /* per node: node whose step runs it (itself when not fused) */
     int *order;       /* step order: host nodes */
     int norder;
@@ -129,14 +128,13 @@ typedef struct {
 static int is_value(const wg_graph *g, int t) { return t >= 0 && g->t[t].kind == WG_VALUE; }
 
 /* A conv or linear output that only feeds `add` can take the add into its epilogue. */
-static int epilogue_candidate(const analysis *an, int t, int add)
+static int epilogue_candidate(const analysis *an, int t)
 {
     const wg_graph *g = an->g;
     if (!is_value(g, t) || g->t[t].is_output || an->uses[t] != 1) return 0;
     int p = g->t[t].producer;
     if (p < 0 || an->host[p] != p) return 0;
     wg_op op = g->nodes[p].op;
-    (void)add;
     return op == WG_OP_CONV2D || op == WG_OP_LINEAR;
 }
 
@@ -146,21 +144,16 @@ static wsd_status analyse(wsd_exec *ex, analysis *an, wsd_err *err)
     int nt = g->n_tensors, nn = g->n_nodes;
     an->g = g;
     an->uses = calloc((size_t)(nt ? nt : 1), sizeof(int));
-    an->consumer = malloc((size_t)(nt ? nt : 1) * sizeof(int));
     an->host = malloc((size_t)(nn ? nn : 1) * sizeof(int));
     an->order = malloc((size_t)(nn ? nn : 1) * sizeof(int));
     ex->steps = calloc((size_t)(nn ? nn : 1), sizeof *ex->steps);
-    if (!an->uses || !an->consumer || !an->host || !an->order || !ex->steps)
+    if (!an->uses || !an->host || !an->order || !ex->steps)
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "cpu: out of memory");
-    for (int i = 0; i < nt; i++) an->consumer[i] = -1;
     for (int i = 0; i < nn; i++) {
         an->host[i] = i;
         for (int k = 0; k < g->nodes[i].n_in; k++) {
             int t = g->nodes[i].in[k];
-            if (t >= 0) {
-                an->uses[t]++;
-                an->consumer[t] = i;
-            }
+            if (t >= 0) an->uses[t]++;
         }
     }
     /* per node fusion records, indexed by node */
@@ -235,7 +228,7 @@ static wsd_status analyse(wsd_exec *ex, analysis *an, wsd_err *err)
         int best = -1, other = -1, bestpos = -1;
         for (int s = 0; s < 2; s++) {
             int t = n->in[s], r = n->in[1 - s];
-            if (!epilogue_candidate(an, t, i)) continue;
+            if (!epilogue_candidate(an, t)) continue;
             int p = g->t[t].producer;
             int rp = g->t[r].producer >= 0 ? pos[an->host[g->t[r].producer]] : -1;
             if (rp >= pos[p]) continue; /* the residual must exist when the producer runs */
@@ -494,7 +487,6 @@ static wsd_status fast_compile(wsd_backend *base, const wg_graph *g, const wg_pl
     analysis an = {0};
     wsd_status st = analyse(ex, &an, err);
     free(an.uses);
-    free(an.consumer);
     free(an.host);
     free(an.order);
     if (st == WSD_OK) st = layout(ex, err);

@@ -593,19 +593,6 @@ static size_t job_scratch(const gemm_job *j)
     return (size_t)(nt_r * j->kb + mc_r * j->kb + j->kern->mr * j->kb + 64 * 64 + j->kb + SEG_MAX + 256 + j->band_floats);
 }
 
-size_t gemm_scratch_floats(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K, int64_t unit, int flags)
-{
-    if (!kern) kern = &ctx->isa->gemm;
-    conv_geom cg;
-    memset(&cg, 0, sizeof cg);
-    cg.kh = unit > 0 ? unit : 1;
-    cg.kw = 1;
-    gemm_src b = {GS_CONV, WSD_DT_F32, NULL, 0, 0, &cg};
-    gemm_job j;
-    plan_job(ctx, kern, M, N, K, &b, flags, &j);
-    return job_scratch(&j);
-}
-
 int gemm_run(cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K,
              const gemm_src *A, const gemm_src *B, const gemm_out *C, int flags)
 {

@@ -102,9 +102,6 @@ enum {
 int gemm_run(cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K,
              const gemm_src *A, const gemm_src *B, const gemm_out *C, int flags);
 
-/* Per-thread scratch floats gemm_run needs (to reserve ahead); unit: kh*kw
- * for a convolution B operand, else 1. */
-size_t gemm_scratch_floats(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int64_t N, int64_t K, int64_t unit, int flags);
 
 /* Packs rows [i0, i0+ni) x k [k0, k0+nk) of src into slivers of w rows:
  * dst[s][k][0..w) (zero-padded past ni). tmp: at least nk + 256 floats. */
