@@ -90,6 +90,9 @@ async function session(name, flags, fn, { initScript = null } = {}) {
   });
   if (initScript) await ctx.addInitScript(initScript);
   const page = ctx.pages()[0] || await ctx.newPage();
+  // SwiftShader's WebGPU on a loaded 2-core CI machine can keep the page busy
+  // for longer than Playwright's 30 s default before a click lands.
+  page.setDefaultTimeout(120000);
   s.page = page;
   page.on('console', (m) => {
     if (VERBOSE) console.log(`  [${name} console.${m.type()}] ${m.text()}`);
