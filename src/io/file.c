@@ -13,22 +13,73 @@
 #define WSD_HAVE_MMAP 1
 #endif
 
+/* What a path that is not a regular file is, for messages; NULL for a regular file. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISREG(m)) return NULL;
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+#ifdef S_ISSOCK
+    if (S_ISSOCK(m)) return "a socket";
+#endif
+#ifdef S_ISBLK
+    if (S_ISBLK(m)) return "a block device";
+#endif
+    return "not a regular file";
+}
+
 static wsd_status open_error(const char *path, wsd_err *err)
 {
     int e = errno;
-    if (wsd_path_is_dir(path))
-        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* a socket fails to open with ENXIO, say what it is */
+        return wsd_fail(err, WSD_ERR_IO, "%s: is %s, expected a file", path, file_kind(st.st_mode));
     return wsd_fail(err, WSD_ERR_IO, "%s: cannot open: %s", path, strerror(e));
 }
+
+#ifdef WSD_HAVE_MMAP
+/* Opens for reading without blocking on a FIFO that has no writer (open(2)
+ * would wait for one forever), then makes reads blocking again. */
+static int open_read(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, st) != 0 || fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+#endif
 
 wsd_status wsd_read_file(const char *path, size_t max_size, wsd_file_bytes *out, wsd_err *err)
 {
     memset(out, 0, sizeof *out);
+#ifdef WSD_HAVE_MMAP
+    struct stat st;
+    int fd = open_read(path, &st);
+    if (fd < 0)
+        return open_error(path, err);
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
+#else
     if (wsd_path_is_dir(path))
         return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return open_error(path, err);
+#endif
     size_t cap = 65536, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {
@@ -53,12 +104,18 @@ wsd_status wsd_read_file(const char *path, size_t max_size, wsd_file_bytes *out,
         n += r;
         if (r == 0) break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno;
     fclose(f);
     if (bad) {
         free(buf);
-        return wsd_fail(err, WSD_ERR_IO, "%s: read error", path);
+        return wsd_fail(err, WSD_ERR_IO, "%s: read error: %s", path, strerror(e));
     }
+#ifdef WSD_HAVE_MMAP
+    if (n == 0 && S_ISFIFO(st.st_mode)) { /* a FIFO nobody writes to reads as empty */
+        free(buf);
+        return wsd_fail(err, WSD_ERR_IO, "%s: is a FIFO (named pipe) and nothing was written to it", path);
+    }
+#endif
     if (n > max_size) {
         free(buf);
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: file is larger than the %zu bytes allowed for it", path, max_size);
@@ -72,15 +129,13 @@ wsd_status wsd_map_file(const char *path, wsd_file_bytes *out, wsd_err *err)
 {
 #ifdef WSD_HAVE_MMAP
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
+    struct stat st;
+    int fd = open_read(path, &st);
     if (fd < 0)
         return open_error(path, err);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) { /* mmap needs a regular file */
         close(fd);
-        if (S_ISDIR(st.st_mode))
-            return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
-        return wsd_fail(err, WSD_ERR_IO, "%s: not a regular file", path);
+        return wsd_fail(err, WSD_ERR_IO, "%s: is %s, expected a file", path, file_kind(st.st_mode));
     }
     if (st.st_size == 0) {
         close(fd);
@@ -136,6 +191,12 @@ int wsd_path_is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int wsd_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 char *wsd_path_join(const char *a, const char *b)

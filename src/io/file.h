@@ -22,6 +22,8 @@ wsd_status wsd_write_file(const char *path, const void *data, size_t size, wsd_e
 
 int wsd_path_is_dir(const char *path);
 int wsd_path_is_file(const char *path);
+/* Anything at path (following symlinks): a file, a folder, a FIFO, a device... */
+int wsd_path_exists(const char *path);
 /* Joins a and b with '/'; caller frees. NULL on allocation failure. */
 char *wsd_path_join(const char *a, const char *b);
 

@@ -29,7 +29,8 @@ static int src_exists(const source *s, const char *rel)
 {
     if (s->dir) {
         char *p = wsd_path_join(s->dir, rel);
-        int ok = p && wsd_path_is_file(p);
+        /* not only regular files: reading a FIFO, socket or device then says what it is */
+        int ok = p && wsd_path_exists(p) && !wsd_path_is_dir(p);
         free(p);
         return ok;
     }
@@ -645,7 +646,7 @@ wsd_status model_load_path(const char *path, wsd_model **out, wsd_err *err)
     if (wsd_path_is_dir(path)) {
         source s = {path, NULL, 0};
         st = load_diffusers(m, &s, err);
-    } else if (wsd_path_is_file(path)) {
+    } else if (wsd_path_exists(path)) { /* a FIFO or device fails in st_open, naming what it is */
         st = load_single_file(m, path, err);
     } else {
         st = wsd_fail(err, WSD_ERR_IO, "%s: no such file or directory", path);
