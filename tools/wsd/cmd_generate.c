@@ -153,6 +153,16 @@ int cmd_generate(int argc, char **argv)
     if (noise_path && !(noise = read_tensor(noise_path, "noise_draws", 2 * nlat))) { rc = 2; goto done; }
     p.latents_init = latents;
     p.noise_draws = noise;
+    /* CLIP sees 75 tokens: say so when a prompt is longer than that (an invalid
+     * prompt is left for wsd_generate to report) */
+    const char *texts[2] = {p.prompt, p.negative_prompt}, *what[2] = {"prompt", "negative prompt"};
+    for (int k = 0; k < 2; k++) {
+        int32_t ids[WSD_MAX_TOKENS];
+        int nt = 0;
+        if (texts[k] && wsd_tokenize(ctx, model, texts[k], ids, &nt) == WSD_OK && nt > WSD_MAX_TOKENS - 2)
+            fprintf(stderr, "wsd generate: warning: the %s is %d tokens long; only the first %d are used\n", what[k], nt,
+                    WSD_MAX_TOKENS - 2);
+    }
     progress_state ps = {quiet, now_s(), 0};
     p.progress = on_progress;
     p.progress_user = &ps;
