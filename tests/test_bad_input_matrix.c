@@ -27,7 +27,15 @@
  *      (an image, in bounded time, truncated to 75 tokens), invalid UTF-8,
  *      NULL
  *   J. paths: an empty folder as a model, a file path through a file, the
- *      output or --latents path a directory */
+ *      output or --latents path a directory; unreadable files (chmod 000, read
+ *      as uid 65534 when the test runs as root, since root reads anything);
+ *      FIFOs with no writer (which used to block open(2) forever), a socket and
+ *      a character device where files are expected; a file whose read fails
+ *      (/proc/self/mem: EIO at offset 0)
+ *   K. a missing component (vae/ folder, UNet weights) and a model folder
+ *      without a tokenizer, through the public API
+ *
+ * tests/bad_input_matrix.md maps each item of the issue to its cases. */
 #include "io/file.h"
 #include "io/png.h"
 #include "io/safetensors.h"
@@ -35,12 +43,16 @@
 #include "wsd.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -702,6 +714,27 @@ static void prompts(const wsd_model *m)
     free(words);
     free(one);
 
+    /* the CLI: an empty prompt gives an image; a long one (100 KB: one argv
+     * string is limited to 128 KiB on Linux, so 1 MB cannot be passed) warns
+     * that only 75 tokens are used */
+    const char *dir = tu_tmpdir();
+    char out[1400], txt[1400];
+    snprintf(out, sizeof out, "%s/prompt.png", dir);
+    snprintf(txt, sizeof txt, "%s/prompt.txt", dir);
+    unlink(out);
+    expect_cli("CLI: empty prompt", fmt("-p '' --steps 1 -W 64 -H 64 -o %s", out), 0, NEEDLES(""));
+    CHECKF(access(out, F_OK) == 0, "CLI: empty prompt wrote no %s", out);
+    size_t cli_big = 100000;
+    char *hundred = malloc(cli_big);
+    for (size_t i = 0; i < cli_big; i++) hundred[i] = phrase[i % strlen(phrase)];
+    wsd_err err = {0};
+    CHECK(wsd_write_file(txt, hundred, cli_big, &err) == WSD_OK);
+    free(hundred);
+    unlink(out);
+    expect_cli("CLI: 100 KB prompt", fmt("-p \"$(cat %s)\" --steps 1 -W 64 -H 64 -o %s", txt, out), 0,
+               NEEDLES("warning: the prompt is 33333 tokens long; only the first 75 are used"));
+    CHECKF(access(out, F_OK) == 0, "CLI: 100 KB prompt wrote no %s", out);
+
     small_params(&p, "caf\xc3 au lait");
     expect_generate("prompt with invalid UTF-8", m, &p, WSD_ERR_INVALID_ARGUMENT, NEEDLES("prompt", "byte offset 3"));
     small_params(&p, "fine");
@@ -728,6 +761,200 @@ static void paths(void)
     expect_cli("the output path is a directory", fmt("-p x --steps 1 -o %s", dir), 1, NEEDLES(dir));
     expect_cli("--latents is a directory", fmt("-p x --steps 1 --latents %s -o %s/l.png", dir, dir), 2, NEEDLES(dir, "is a directory"));
     expect_cli("the model path is a directory of junk", fmt("-p x -m %s -o %s/j.png", empty, dir), 1, NEEDLES(empty, "missing"));
+}
+
+/* What a child process found: status and message (or why it could not tell). */
+typedef struct {
+    int status;
+    char msg[1024];
+} child_result;
+
+/* Runs fn(arg) in a child process in folder `cwd` with the privileges of uid/gid
+ * 65534 ("nobody") when this test runs as root: root reads files whatever their
+ * mode, so a chmod 000 file is unreadable only to someone else. Paths inside
+ * cwd are then reached without needing search permission on its parents.
+ * Returns 0 if the child could not drop privileges (res->msg says why). */
+static int as_nobody(const char *cwd, void (*fn)(const void *, child_result *), const void *arg, child_result *res)
+{
+    int fds[2];
+    memset(res, 0, sizeof *res);
+    if (pipe(fds) != 0) {
+        snprintf(res->msg, sizeof res->msg, "pipe: %s", strerror(errno));
+        return 0;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child_result r;
+        memset(&r, 0, sizeof r);
+        r.status = -1;
+        if (chdir(cwd) != 0) {
+            snprintf(r.msg, sizeof r.msg, "chdir %s: %s", cwd, strerror(errno));
+        } else if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+            snprintf(r.msg, sizeof r.msg, "cannot become uid 65534: %s", strerror(errno));
+        } else {
+            fn(arg, &r);
+        }
+        ssize_t w = write(fds[1], &r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1); /* _exit: no atexit handlers (LeakSanitizer) in the child */
+    }
+    close(fds[1]);
+    ssize_t got = pid > 0 ? read(fds[0], res, sizeof *res) : -1;
+    close(fds[0]);
+    int wst = 0;
+    if (pid > 0) waitpid(pid, &wst, 0);
+    if (pid < 0 || got != (ssize_t)sizeof *res || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
+        snprintf(res->msg, sizeof res->msg, "child: %s", pid < 0 ? strerror(errno) : WIFSIGNALED(wst) ? "killed by a signal" : "no result");
+        res->status = -2; /* a crash in the child: a failure, not a skip */
+        return 1;
+    }
+    return res->status != -1;
+}
+
+static void child_load(const void *arg, child_result *r)
+{
+    wsd_context_options o;
+    wsd_context_options_init(&o);
+    o.threads = 1;
+    wsd_context *c;
+    if (wsd_context_create(&o, &c, r->msg, sizeof r->msg) != WSD_OK) return;
+    wsd_model *m = NULL;
+    r->status = (int)wsd_model_load(c, (const char *)arg, &m);
+    snprintf(r->msg, sizeof r->msg, "%s", wsd_last_error(c));
+    wsd_model_free(m);
+    wsd_context_free(c);
+}
+
+static void child_png(const void *arg, child_result *r)
+{
+    pngio_image im;
+    wsd_err err = {0};
+    r->status = (int)pngio_read_rgb((const char *)arg, &im, &err);
+    snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+    if (r->status == WSD_OK) pngio_image_free(&im);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    uint8_t *b = slurp(from, &n);
+    if (!b) return;
+    unlink(to);
+    wsd_err err = {0};
+    CHECKF(wsd_write_file(to, b, n, &err) == WSD_OK, "%s", err.msg);
+    free(b);
+}
+
+/* A FIFO at path (replacing what was there). */
+static int make_fifo(const char *path)
+{
+    unlink(path);
+    int ok = mkfifo(path, 0644) == 0;
+    CHECKF(ok, "mkfifo %s: %s", path, strerror(errno));
+    return ok;
+}
+
+/* J, continued: paths that cannot be read */
+static void unreadable_paths(void)
+{
+    const char *dir = tu_tmpdir();
+    child_result r;
+
+    /* chmod 000 weights. The folder holds real copies of the files read before
+     * them (model_index.json, text_encoder/config.json), so the child reads
+     * nothing outside it. */
+    const char *m = copy_model("unreadable");
+    copy_file(fmt("%s/model_index.json", tiny), fmt("%s/model_index.json", m));
+    copy_file(fmt("%s/text_encoder/config.json", tiny), fmt("%s/text_encoder/config.json", m));
+    put(m, TE_W, "not read", 8);
+    chmod(fmt("%s/%s", m, TE_W), 0);
+    chmod(m, 0755);
+    if (as_nobody(m, child_load, ".", &r))
+        verdict("unreadable weights file (mode 000, read as uid 65534)", (wsd_status)r.status, r.msg, WSD_ERR_IO,
+                NEEDLES("./" TE_W, "cannot open", "Permission denied"));
+    else
+        printf("skip unreadable weights file: %s (the FIFO, socket and EIO cases below still run)\n", r.msg);
+
+    const char *png = fmt("%s/unreadable.png", dir);
+    uint8_t rgb[8 * 8 * 3] = {0};
+    wsd_err err = {0};
+    unlink(png);
+    CHECK(pngio_write_rgb(png, rgb, 8, 8, NULL, 0, &err) == WSD_OK);
+    chmod(png, 0);
+    if (as_nobody(dir, child_png, "unreadable.png", &r))
+        verdict("unreadable init image (mode 000, read as uid 65534)", (wsd_status)r.status, r.msg, WSD_ERR_IO,
+                NEEDLES("unreadable.png", "cannot open", "Permission denied"));
+    else
+        printf("skip unreadable init image: %s\n", r.msg);
+
+    /* FIFOs with no writer: open(2) would wait for one forever; a hang here
+     * ends in SIGALRM instead of the ctest timeout */
+    alarm(60);
+    m = copy_model("fifo_weights");
+    if (make_fifo(fmt("%s/%s", m, UNET_W)))
+        expect_load("UNet weights are a FIFO with no writer", m, WSD_ERR_IO,
+                    NEEDLES(fmt("%s/%s", m, UNET_W), "is a FIFO (named pipe), expected a file"));
+    m = copy_model("fifo_config");
+    if (make_fifo(fmt("%s/unet/config.json", m)))
+        expect_load("unet/config.json is a FIFO with no writer", m, WSD_ERR_IO,
+                    NEEDLES(fmt("%s/unet/config.json", m), "is a FIFO (named pipe) and nothing was written to it"));
+    const char *fifo = fmt("%s/model.fifo", dir);
+    if (make_fifo(fifo)) expect_load("the model path is a FIFO", fifo, WSD_ERR_IO, NEEDLES(fifo, "is a FIFO (named pipe), expected a file"));
+    char f2[1400];
+    snprintf(f2, sizeof f2, "%s/init.fifo", dir);
+    if (make_fifo(f2))
+        expect_cli("CLI: init image is a FIFO with no writer", fmt("-p x -i %s -o %s/fifo.png", f2, dir), 2,
+                   NEEDLES(f2, "is a FIFO (named pipe) and nothing was written to it"));
+    alarm(0);
+
+    /* a socket where the weights should be (open(2) fails with ENXIO) */
+    m = copy_model("socket_weights");
+    const char *sp = fmt("%s/%s", m, VAE_W);
+    unlink(sp);
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    /* relative to the folder: socket paths are limited to 107 bytes */
+    char here[PATH_MAX];
+    int bound = 0;
+    if (sfd >= 0 && getcwd(here, sizeof here) && chdir(fmt("%s/vae", m)) == 0) {
+        snprintf(sa.sun_path, sizeof sa.sun_path, "diffusion_pytorch_model.safetensors");
+        bound = bind(sfd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        CHECKF(chdir(here) == 0, "chdir back: %s", strerror(errno));
+    }
+    CHECKF(bound, "cannot bind a socket at %s: %s", sp, strerror(errno));
+    if (bound) expect_load("VAE weights are a socket", m, WSD_ERR_IO, NEEDLES(sp, "is a socket, expected a file"));
+    if (sfd >= 0) close(sfd);
+
+    /* a device as the model */
+    expect_load("the model path is a character device (/dev/null)", "/dev/null", WSD_ERR_IO,
+                NEEDLES("/dev/null: is a character device, expected a file"));
+
+    /* a file that opens but whose read fails: /proc/self/mem has nothing mapped at offset 0 */
+    if (access("/proc/self/mem", F_OK) == 0)
+        expect_cli("CLI: init image whose read fails (/proc/self/mem)", fmt("-p x -i /proc/self/mem -o %s/eio.png", dir), 2,
+                   NEEDLES("/proc/self/mem: read error: Input/output error"));
+    else
+        printf("skip a read that fails: no /proc/self/mem\n");
+}
+
+/* K. missing pieces, through the public API */
+static void missing_pieces(void)
+{
+    const char *m = copy_model("no_vae");
+    unlink(fmt("%s/vae/config.json", m));
+    unlink(fmt("%s/%s", m, VAE_W));
+    CHECK(rmdir(fmt("%s/vae", m)) == 0);
+    expect_load("missing component (no vae/ folder)", m, WSD_ERR_FORMAT, NEEDLES(fmt("%s/vae/config.json", m), "missing"));
+    m = copy_model("no_unet_weights");
+    unlink(fmt("%s/%s", m, UNET_W));
+    expect_load("missing component (no UNet weights)", m, WSD_ERR_FORMAT, NEEDLES(fmt("%s/%s", m, UNET_W), "missing (the unet weights)"));
+    m = copy_model("no_tokenizer");
+    for (size_t i = 0; i < N_FILES; i++)
+        if (!strncmp(model_files[i], "tokenizer/", 10)) unlink(fmt("%s/%s", m, model_files[i]));
+    CHECK(rmdir(fmt("%s/tokenizer", m)) == 0);
+    expect_load("model folder without a tokenizer", m, WSD_ERR_FORMAT,
+                NEEDLES(fmt("%s/tokenizer", m), "the model has no tokenizer", "vocab.json", "merges.txt"));
 }
 
 int main(void)
@@ -770,6 +997,9 @@ int main(void)
     init_images();
     printf("-- J. paths\n");
     paths();
+    unreadable_paths();
+    printf("-- K. missing component, no tokenizer\n");
+    missing_pieces();
     wsd_model_free(shapes);
     wsd_context_free(ctx);
     return tu_finish();
