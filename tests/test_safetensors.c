@@ -1,5 +1,6 @@
 /* safetensors reader: reads the goldens, and rejects every kind of broken
  * file with a message that names the file and the problem. */
+#include "io/file.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "testutil.h"
@@ -31,6 +32,51 @@ static void expect_error(const char *what, const uint8_t *buf, size_t size, wsd_
     CHECKF(strstr(err.msg, needle) != NULL, "%s: message \"%s\" lacks \"%s\"", what, err.msg, needle);
     CHECKF(strstr(err.msg, "bad.safetensors") != NULL, "%s: message \"%s\" does not name the file", what, err.msg);
     if (s == WSD_OK) st_close(&f);
+    /* the same bytes as a file opened lazily (only the header is read): the same verdict */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/bad.safetensors", tu_tmpdir());
+    wsd_err e2 = {0};
+    CHECK(wsd_write_file(path, buf, size, &e2) == WSD_OK);
+    s = st_open_lazy(path, &f, &e2);
+    CHECKF(s == code, "%s (lazy): status %d, want %d (%s)", what, s, code, e2.msg);
+    CHECKF(strstr(e2.msg, needle) != NULL && strstr(e2.msg, "bad.safetensors") != NULL, "%s (lazy): message \"%s\" lacks \"%s\" or the file",
+           what, e2.msg, needle);
+    if (s == WSD_OK) st_close(&f);
+}
+
+/* A lazily opened file (the browser build's weights: only the header is read)
+ * gives the same tensors as the mapped one, read in pieces or whole. */
+static void lazy_matches_mapped(const char *path)
+{
+    st_file m, l;
+    wsd_err err = {0};
+    CHECKF(st_open(path, &m, &err) == WSD_OK, "%s", err.msg);
+    CHECKF(st_open_lazy(path, &l, &err) == WSD_OK, "%s", err.msg);
+    if (!m.count || !l.count) return;
+    CHECK(m.count == l.count && l.lazy && l.bytes.size < m.bytes.size / 4); /* the header only */
+    uint8_t piece[1000];
+    int same = 1;
+    for (size_t i = 0; i < m.count && same; i++) {
+        const st_tensor *a = &m.tensors[i], *b = &l.tensors[i];
+        same = !strcmp(a->name, b->name) && a->nbytes == b->nbytes && a->offset == b->offset && !b->data &&
+               a->data == m.bytes.data + a->offset;
+        for (size_t o = 0; same && o < b->nbytes; o += sizeof piece) {
+            size_t k = b->nbytes - o < sizeof piece ? b->nbytes - o : sizeof piece;
+            same = st_tensor_read(&l, b, o, piece, k, &err) == WSD_OK && !memcmp(piece, a->data + o, k);
+        }
+        same = same && st_tensor_load(&l, b, &err) == WSD_OK && b->data && !memcmp(a->data, b->data, a->nbytes);
+    }
+    CHECKF(same, "%s: lazy and mapped tensors differ (%s)", path, err.msg);
+    CHECK(st_tensor_read(&l, &l.tensors[0], l.tensors[0].nbytes, piece, 1, &err) == WSD_ERR_INTERNAL &&
+          strstr(err.msg, l.tensors[0].name));
+    float *x = NULL, *y = NULL;
+    const st_tensor *t = &l.tensors[l.count - 1];
+    CHECK(st_read_f32(&m, t->name, 0, NULL, &x, &err) == WSD_OK && st_read_f32(&l, t->name, 0, NULL, &y, &err) == WSD_OK &&
+          x && y && !memcmp(x, y, (size_t)t->numel * sizeof *x));
+    free(x);
+    free(y);
+    st_close(&m);
+    st_close(&l);
 }
 
 int main(void)
@@ -79,6 +125,9 @@ int main(void)
     expect_error("overflowing shape", buf, n, WSD_ERR_FORMAT, "\"a\"");
     n = make_file(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,18446744073709551615]}}", 16);
     expect_error("huge offset", buf, n, WSD_ERR_FORMAT, "\"a\"");
+
+    lazy_matches_mapped(tu_shared("reference/tiny-sd15/unet/diffusion_pytorch_model.safetensors"));
+    lazy_matches_mapped(tu_shared("reference/golden/pipeline_dpmpp2m_cfg.safetensors"));
 
     /* Writer round trip with metadata. */
     st_writer *w = st_writer_new();

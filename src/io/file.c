@@ -6,10 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#if !defined(__wasm__)
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
+#if !defined(__wasm__)
+#include <sys/mman.h>
 #define WSD_HAVE_MMAP 1
 #endif
 
@@ -167,6 +167,63 @@ void wsd_file_bytes_free(wsd_file_bytes *fb)
 #endif
         free(fb->data);
     memset(fb, 0, sizeof *fb);
+}
+
+wsd_status wsd_reader_open(const char *path, wsd_file_reader *r, wsd_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    if (wsd_path_is_dir(path))
+        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
+    r->path = wsd_strdup(path);
+    if (!r->path)
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    r->fd = open(path, O_RDONLY);
+    if (r->fd < 0) {
+        wsd_status s = open_error(path, err);
+        wsd_reader_close(r);
+        return s;
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        wsd_reader_close(r);
+        return wsd_fail(err, WSD_ERR_IO, "%s: not a regular file", path);
+    }
+    r->size = (uint64_t)st.st_size;
+    return WSD_OK;
+}
+
+wsd_status wsd_reader_read(const wsd_file_reader *r, uint64_t offset, void *dst, size_t n, wsd_err *err)
+{
+    if (r->fd < 0)
+        return wsd_fail(err, WSD_ERR_INTERNAL, "%s: read after close", r->path ? r->path : "(file)");
+    if (offset > r->size || n > r->size - offset)
+        return wsd_fail(err, WSD_ERR_IO, "%s: bytes %llu..%llu are past the end of the file (%llu bytes; did it change?)", r->path,
+                        (unsigned long long)offset, (unsigned long long)(offset + n), (unsigned long long)r->size);
+    uint8_t *p = dst;
+    while (n) {
+        ssize_t got = pread(r->fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return wsd_fail(err, WSD_ERR_IO, "%s: read failed at byte %llu: %s", r->path, (unsigned long long)offset,
+                            got < 0 ? strerror(errno) : "unexpected end of file");
+        p += got;
+        offset += (uint64_t)got;
+        n -= (size_t)got;
+    }
+    return WSD_OK;
+}
+
+void wsd_reader_close(wsd_file_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->path);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
 }
 
 wsd_status wsd_write_file(const char *path, const void *data, size_t size, wsd_err *err)

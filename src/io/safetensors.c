@@ -13,7 +13,7 @@ static int cmp_tensor_name(const void *a, const void *b)
 static int cmp_tensor_offset(const void *a, const void *b)
 {
     const st_tensor *x = *(st_tensor *const *)a, *y = *(st_tensor *const *)b;
-    return x->data < y->data ? -1 : x->data > y->data;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
 static uint64_t read_u64le(const uint8_t *p)
@@ -36,13 +36,14 @@ static int json_uint(const json_value *v, uint64_t *out)
 static wsd_status parse_header(st_file *f, const char *what, wsd_err *err)
 {
     const uint8_t *base = f->bytes.data;
-    size_t size = f->bytes.size;
+    /* lazy files hold only the header in memory: the file's size comes from the reader */
+    uint64_t size = f->lazy ? f->reader.size : f->bytes.size;
     if (size < 8)
-        return wsd_fail(err, WSD_ERR_FORMAT, "%s: not a safetensors file: only %zu bytes (truncated?)", what, size);
+        return wsd_fail(err, WSD_ERR_FORMAT, "%s: not a safetensors file: only %llu bytes (truncated?)", what, (unsigned long long)size);
     uint64_t hlen = read_u64le(base);
     if (hlen > size - 8)
-        return wsd_fail(err, WSD_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%zu bytes; truncated or not safetensors)",
-                        what, (unsigned long long)hlen, size);
+        return wsd_fail(err, WSD_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%llu bytes; truncated or not safetensors)",
+                        what, (unsigned long long)hlen, (unsigned long long)size);
     if (hlen > ST_MAX_HEADER)
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: header length %llu exceeds the %u-byte limit", what, (unsigned long long)hlen, ST_MAX_HEADER);
     if (hlen < 2)
@@ -55,8 +56,8 @@ static wsd_status parse_header(st_file *f, const char *what, wsd_err *err)
     const json_value *root = json_root(doc);
     if (root->type != JSON_OBJECT)
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: safetensors header is not a JSON object", what);
-    const uint8_t *data = base + 8 + hlen;
-    size_t data_size = size - 8 - (size_t)hlen;
+    const uint8_t *data = f->lazy ? NULL : base + 8 + hlen;
+    uint64_t data_size = size - 8 - hlen;
 
     size_t n = 0;
     for (size_t i = 0; i < root->len; i++)
@@ -119,14 +120,18 @@ static wsd_status parse_header(st_file *f, const char *what, wsd_err *err)
         if (begin > end)
             return wsd_fail(err, WSD_ERR_FORMAT, "%s: tensor \"%s\": data_offsets end before they begin", what, name);
         if (end > data_size)
-            return wsd_fail(err, WSD_ERR_FORMAT, "%s: tensor \"%s\": bytes %llu..%llu run past the end of the data (%zu bytes; truncated?)",
-                            what, name, (unsigned long long)begin, (unsigned long long)end, data_size);
+            return wsd_fail(err, WSD_ERR_FORMAT, "%s: tensor \"%s\": bytes %llu..%llu run past the end of the data (%llu bytes; truncated?)",
+                            what, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
         uint64_t esize = wsd_dtype_size(t->dtype);
         if (numel > UINT64_MAX / esize || numel * esize != end - begin)
             return wsd_fail(err, WSD_ERR_FORMAT, "%s: tensor \"%s\": shape needs %llu bytes of %s but data_offsets span %llu",
                             what, name, (unsigned long long)(numel * esize), dt->str, (unsigned long long)(end - begin));
         t->numel = (int64_t)numel;
-        t->data = data + begin;
+        if (end - begin > SIZE_MAX)
+            return wsd_fail(err, WSD_ERR_UNSUPPORTED, "%s: tensor \"%s\": %llu bytes do not fit this machine's address space", what,
+                            name, (unsigned long long)(end - begin));
+        t->data = data ? data + begin : NULL;
+        t->offset = 8 + hlen + begin;
         t->nbytes = (size_t)(end - begin);
         f->count++;
     }
@@ -140,7 +145,7 @@ static wsd_status parse_header(st_file *f, const char *what, wsd_err *err)
         qsort(by_off, f->count, sizeof *by_off, cmp_tensor_offset);
         for (size_t i = 1; i < f->count; i++) {
             const st_tensor *a = by_off[i - 1], *b = by_off[i];
-            if (a->nbytes && b->nbytes && a->data + a->nbytes > b->data) {
+            if (a->nbytes && b->nbytes && a->offset + a->nbytes > b->offset) {
                 wsd_status s = wsd_fail(err, WSD_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap in the data section", what, a->name, b->name);
                 free(by_off);
                 return s;
@@ -184,10 +189,80 @@ wsd_status st_open_buffer(const uint8_t *data, size_t size, const char *what, st
     return s;
 }
 
+wsd_status st_open_lazy(const char *path, st_file *out, wsd_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->lazy = 1;
+    out->reader.fd = -1;
+    out->path = wsd_strdup(path);
+    if (!out->path)
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    wsd_status s = wsd_reader_open(path, &out->reader, err);
+    uint8_t len[8];
+    uint64_t hlen = 0;
+    if (s == WSD_OK && out->reader.size >= 8) {
+        s = wsd_reader_read(&out->reader, 0, len, 8, err);
+        for (int i = 7; i >= 0 && s == WSD_OK; i--) hlen = (hlen << 8) | len[i];
+    }
+    /* The length and the header; only the length when the header's size is
+     * wrong, which parse_header then reports. */
+    if (s == WSD_OK && out->reader.size >= 8) {
+        size_t want = hlen <= out->reader.size - 8 && hlen <= ST_MAX_HEADER ? (size_t)hlen + 8 : 8;
+        out->bytes.data = malloc(want);
+        if (!out->bytes.data)
+            s = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory for a %zu-byte header", path, want);
+        else {
+            out->bytes.size = want;
+            s = wsd_reader_read(&out->reader, 0, out->bytes.data, want, err);
+        }
+    }
+    if (s == WSD_OK)
+        s = parse_header(out, path, err);
+    if (s != WSD_OK)
+        st_close(out);
+    return s;
+}
+
+wsd_status st_tensor_read(const st_file *f, const st_tensor *t, size_t offset, void *dst, size_t n, wsd_err *err)
+{
+    if (offset > t->nbytes || n > t->nbytes - offset)
+        return wsd_fail(err, WSD_ERR_INTERNAL, "%s: tensor \"%s\": bytes %zu..%zu asked for, it has %zu", f->path, t->name, offset,
+                        offset + n, t->nbytes);
+    if (t->data) {
+        if (n) memcpy(dst, t->data + offset, n);
+        return WSD_OK;
+    }
+    if (!f->lazy)
+        return wsd_fail(err, WSD_ERR_INTERNAL, "%s: tensor \"%s\" has no data", f->path, t->name);
+    wsd_status s = wsd_reader_read(&f->reader, t->offset + offset, dst, n, err);
+    return s == WSD_OK ? s : wsd_fail_prefix(err, "tensor \"%s\": ", t->name);
+}
+
+wsd_status st_tensor_load(const st_file *f, const st_tensor *t, wsd_err *err)
+{
+    if (t->data || !f->lazy)
+        return WSD_OK;
+    uint8_t *buf = malloc(t->nbytes ? t->nbytes : 1);
+    if (!buf)
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory reading tensor \"%s\" (%zu bytes)", f->path, t->name, t->nbytes);
+    wsd_status s = st_tensor_read(f, t, 0, buf, t->nbytes, err);
+    if (s != WSD_OK) {
+        free(buf);
+        return s;
+    }
+    /* a cache filled on first use: the tensor is logically const, and f owns the bytes from now on */
+    ((st_tensor *)t)->data = buf;
+    return WSD_OK;
+}
+
 void st_close(st_file *f)
 {
     if (!f)
         return;
+    if (f->lazy) {
+        for (size_t i = 0; i < f->count; i++) free((void *)f->tensors[i].data); /* what st_tensor_load read */
+        wsd_reader_close(&f->reader);
+    }
     if (!f->borrowed)
         wsd_file_bytes_free(&f->bytes);
     json_free(f->doc);
@@ -243,27 +318,45 @@ wsd_status st_read_f32(const st_file *f, const char *name, int ndim, const int64
             return wsd_fail(err, WSD_ERR_FORMAT, "%s: tensor \"%s\" has shape %s, expected %s", f->path, name, got, want);
         }
     }
+    /* a lazy file's tensor is read into a temporary copy (this gives a new float32 buffer anyway) */
+    uint8_t *raw = NULL;
+    const uint8_t *src = t->data;
+    if (!src) {
+        raw = malloc(t->nbytes ? t->nbytes : 1);
+        if (!raw)
+            return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory reading \"%s\"", f->path, name);
+        wsd_status s = st_tensor_read(f, t, 0, raw, t->nbytes, err);
+        if (s != WSD_OK) {
+            free(raw);
+            return s;
+        }
+        src = raw;
+    }
     float *buf = wsd_malloc_array((size_t)t->numel, sizeof(float));
-    if (!buf)
+    if (!buf) {
+        free(raw);
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory reading \"%s\"", f->path, name);
+    }
     size_t n = (size_t)t->numel;
     switch (t->dtype) {
     case WSD_DT_F32: case WSD_DT_F16: case WSD_DT_BF16:
-        wsd_convert_to_f32(t->dtype, t->data, buf, n);
+        wsd_convert_to_f32(t->dtype, src, buf, n);
         break;
     case WSD_DT_I64:
-        for (size_t i = 0; i < n; i++) { int64_t v; memcpy(&v, t->data + 8 * i, 8); buf[i] = (float)v; }
+        for (size_t i = 0; i < n; i++) { int64_t v; memcpy(&v, src + 8 * i, 8); buf[i] = (float)v; }
         break;
     case WSD_DT_I32:
-        for (size_t i = 0; i < n; i++) { int32_t v; memcpy(&v, t->data + 4 * i, 4); buf[i] = (float)v; }
+        for (size_t i = 0; i < n; i++) { int32_t v; memcpy(&v, src + 4 * i, 4); buf[i] = (float)v; }
         break;
     case WSD_DT_U8:
-        for (size_t i = 0; i < n; i++) buf[i] = t->data[i];
+        for (size_t i = 0; i < n; i++) buf[i] = src[i];
         break;
     default:
         free(buf);
+        free(raw);
         return wsd_fail(err, WSD_ERR_INTERNAL, "bad dtype");
     }
+    free(raw);
     *out = buf;
     return WSD_OK;
 }
