@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# Builds the browser engine: web/dist/wsd.wasm.
+# Builds the browser engine: web/dist/wsd.wasm, and web/dist/wsd-relaxed.wasm,
+# the same with the CPU micro-kernel on relaxed SIMD's multiply-add
+# (src/backends/cpu/isa_wasm.c built with -mrelaxed-simd, clang 14's prototype
+# opcode rewritten to the shipped one by scripts/wasm_relaxed_fixup.mjs). The
+# worker (web/worker.js) loads the relaxed module where WebAssembly.validate
+# accepts relaxed SIMD, else the plain one.
 #
 # The same C sources as the native library (every src/**/*.c except the PNG
 # writer, which needs libpng, and the native Dawn side of the WebGPU backend),
@@ -112,6 +117,30 @@ out="$out_dir/wsd.wasm"
     -Wl,--initial-memory=33554432 -Wl,--max-memory=4294967296 -lm
 mv "$out.tmp" "$out"
 
+# The relaxed-SIMD module: only the CPU ISA file differs.
+isa_src=src/backends/cpu/isa_wasm.c
+isa_obj="$build_dir/obj/$(echo "$isa_src" | tr '/' '_' | sed 's/\.c$//').$flags_sig.o"
+relaxed_note=""
+if [[ " ${objs[*]} " == *" $isa_obj "* ]] && command -v node >/dev/null; then
+  robj="$build_dir/obj/isa_wasm_relaxed.$flags_sig.o"
+  if ! [ -f "$robj" ] || [ "$robj" -ot "$isa_src" ] || [ "$(stat -c %Y "$robj")" -lt "${newest_header:-0}" ]; then
+    "$cc" "${cflags[@]}" -mrelaxed-simd -Wno-unused-command-line-argument -c "$isa_src" -o "$robj"
+  fi
+  robjs=()
+  for o in "${objs[@]}"; do [ "$o" = "$isa_obj" ] && robjs+=("$robj") || robjs+=("$o"); done
+  rout="$out_dir/wsd-relaxed.wasm"
+  "$cc" --target=wasm32-wasi -O3 -mexec-model=reactor -o "$rout.raw" "${robjs[@]}" \
+      -lwasi-emulated-process-clocks -lwasi-emulated-signal \
+      -Wl,--allow-undefined -Wl,--strip-debug -Wl,-z,stack-size=4194304 \
+      -Wl,--initial-memory=33554432 -Wl,--max-memory=4294967296 -lm
+  node scripts/wasm_relaxed_fixup.mjs "$rout.raw" "$rout.tmp"
+  rm -f "$rout.raw"
+  mv "$rout.tmp" "$rout"
+  relaxed_note=", $rout ($(stat -c %s "$rout") bytes)"
+else
+  rm -f "$out_dir/wsd-relaxed.wasm"
+fi
+
 # Undefined functions became imports from module "env" (our own imports live in
 # modules "wsd" and "wsd_gpu", WASI's in "wasi_snapshot_preview1"): report them.
 if command -v node >/dev/null; then
@@ -128,4 +157,4 @@ if command -v node >/dev/null; then
     [ "$strict" = 1 ] && die "strict mode: undefined functions"
   fi
 fi
-echo "build_wasm: $out ($(stat -c %s "$out") bytes, ${#objs[@]} objects, ${#failed[@]} left out)"
+echo "build_wasm: $out ($(stat -c %s "$out") bytes, ${#objs[@]} objects, ${#failed[@]} left out)$relaxed_note"

@@ -67,11 +67,30 @@ function engineError(status, fallback) {
   return new WorkerError(code, message || fallback || `engine error ${status}`);
 }
 
+// Relaxed SIMD feature test: f32x4.relaxed_madd (0xfd 0x85 0x02) of three
+// v128.const zeros. Where it validates, the engine built with relaxed SIMD
+// (dist/wsd-relaxed.wasm beside wsd.wasm: its CPU micro-kernel uses the
+// multiply-add; scripts/build_wasm.sh) is loaded, else (or if that file is
+// missing) the plain SIMD128 one.
+const V128_ZERO = [0xfd, 0x0c, ...new Array(16).fill(0)];
+const RELAXED_SIMD = WebAssembly.validate(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b,
+  3, 2, 1, 0, 10, 0x3d, 1, 0x3b, 0, ...V128_ZERO, ...V128_ZERO, ...V128_ZERO, 0xfd, 0x85, 0x02, 0x0b]));
+
+async function compileEngine(url) {
+  if (RELAXED_SIMD && /\.wasm$/.test(url)) {
+    const r = await fetch(url.replace(/\.wasm$/, '-relaxed.wasm')).catch(() => null);
+    if (r && r.ok) return WebAssembly.compileStreaming(r);
+  }
+  return WebAssembly.compileStreaming(fetch(url));
+}
+
 async function init(msg) {
   cancelFlag = msg.cancelBuffer ? new Int32Array(msg.cancelBuffer) : null;
-  const module = await WebAssembly.compileStreaming(fetch(msg.wasmUrl));
+  const module = await compileEngine(msg.wasmUrl);
   const vfs = new VFS();
-  const wasi = new Wasi({ vfs, log });
+  // gpuWeights 'f32' keeps float32 weights on the GPU (default f16): the float32 goldens' path
+  const env = msg.gpuWeights ? { WSD_GPU_WEIGHTS: String(msg.gpuWeights) } : {};
+  const wasi = new Wasi({ vfs, log, env });
   const jspi = typeof WebAssembly.Suspending === 'function' && typeof WebAssembly.promising === 'function';
   // engine functions this build lacks (gpu_* are ours: web/gpu.js implements gpu.h)
   const missing = Wasi.missing(module).filter((n) => !GPU_FUNCTIONS.includes(n));

@@ -1,6 +1,7 @@
 // Runs bench/wasm/page.html in headless Chromium (playwright-core) and prints
 // its results: the wasm SIMD128 build of the fast CPU kernels on one thread.
-//   node bench/wasm/run.mjs DIR   (DIR holds page.html and matmul.wasm; run.sh makes it)
+//   node bench/wasm/run.mjs DIR   (DIR holds page.html and the modules; run.sh makes them)
+// env: ISAS, SHAPES, MODULES: the page's ?isas= ?shapes= ?modules= (see page.html)
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -26,7 +27,10 @@ let code = 0;
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log('  page:', m.text()));
-  await page.goto(`http://127.0.0.1:${port}/page.html`);
+  const params = new URLSearchParams();
+  for (const [env, key] of [['ISAS', 'isas'], ['SHAPES', 'shapes'], ['MODULES', 'modules']]) if (process.env[env]) params.set(key, process.env[env]);
+  const query = params.toString() ? `?${params}` : '';
+  await page.goto(`http://127.0.0.1:${port}/page.html${query}`);
   await page.waitForFunction(() => window.__result, null, { timeout: 600000, polling: 500 });
   const res = await page.evaluate(() => window.__result);
   if (res.error) { console.log('error:', res.error); code = 1; }
