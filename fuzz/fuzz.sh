@@ -39,7 +39,10 @@ run)
   # shellcheck disable=SC2206
   [ -n "${WSD_FUZZ_ARGS:-}" ] && args+=($WSD_FUZZ_ARGS)
   echo "fuzzing $name for $secs s (seeds: $seeds)"
-  if [ -d "$seeds" ]; then "$bin" "${args[@]}" "$work" "$seeds"; else "$bin" "${args[@]}" "$work"; fi 2>&1 | tail -60
+  # the recommended dictionary libFuzzer prints at the end can be long: drop it
+  # so the tail keeps the final "#N DONE cov: ft: corp:" line and the stats
+  if [ -d "$seeds" ]; then "$bin" "${args[@]}" "$work" "$seeds"; else "$bin" "${args[@]}" "$work"; fi 2>&1 |
+    grep -Ev '^".*" # Uses: [0-9]+$|^###### (Recommended dictionary|End of recommended dictionary)' | tail -60
   rc=${PIPESTATUS[0]}
   [ "$rc" -eq 0 ] && echo "ok: $name ran $secs s without a crash, leak or invariant failure" || echo "FAIL: $name exit $rc"
   exit "$rc"
