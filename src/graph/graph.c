@@ -157,6 +157,24 @@ int wg_weight(wg_graph *g, const char *name, int ndim, const int64_t *shape)
     return set_name(g, t, full);
 }
 
+wsd_status wg_weight_read(const wg_graph *g, int t, size_t offset, void *dst, size_t n, wsd_err *err)
+{
+    if (t < 0 || t >= g->n_tensors || g->t[t].kind != WG_WEIGHT)
+        return wsd_fail(err, WSD_ERR_INTERNAL, "wg_weight_read: tensor %d is not a weight", t);
+    const wg_tensor *T = &g->t[t];
+    if (!T->data)
+        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "weight \"%s\" has no data (graph built for planning only)",
+                        T->name ? T->name : "?");
+    if (g->weight_read)
+        return g->weight_read(g->weight_user, T->data, offset, dst, n, err);
+    size_t total = (size_t)wg_numel(T) * wsd_dtype_size(T->dtype);
+    if (offset > total || n > total - offset)
+        return wsd_fail(err, WSD_ERR_INTERNAL, "weight \"%s\": bytes %zu..%zu asked for, it has %zu", T->name ? T->name : "?",
+                        offset, offset + n, total);
+    if (n) memcpy(dst, (const unsigned char *)T->data + offset, n);
+    return WSD_OK;
+}
+
 void wg_output(wg_graph *g, int t, const char *name)
 {
     if (!valid(g, t))

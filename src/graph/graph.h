@@ -105,6 +105,11 @@ typedef struct wg_node {
 typedef wsd_status (*wg_weight_fn)(void *user, const char *name, int ndim, const int64_t *shape,
                                    const void **data, wsd_dtype *dtype, wsd_err *err);
 
+/* Streamed weights: copies bytes [offset, offset + n) of the weight whose
+ * handle weight_fn gave as its data. */
+typedef wsd_status (*wg_weight_read_fn)(void *user, const void *handle, size_t offset, void *dst, size_t n,
+                                        wsd_err *err);
+
 typedef struct wg_graph {
     wg_tensor *t;
     int n_tensors, cap_tensors;
@@ -112,6 +117,12 @@ typedef struct wg_graph {
     int n_nodes, cap_nodes;
     wg_weight_fn weight_fn;
     void *weight_user;
+    /* Set in a graph whose weights are streamed (models/model.h:
+     * model_graph_new_streamed): a weight's `data` is then an opaque handle,
+     * never to be dereferenced, and its bytes come from wg_weight_read, piece
+     * by piece, when the backend needs them. Only a backend that reads weights
+     * through wg_weight_read (WebGPU) may be given such a graph. */
+    wg_weight_read_fn weight_read;
     const char *prefix;      /* prepended to weight names (e.g. "unet.") */
     int failed;
     wsd_err err;
@@ -124,6 +135,9 @@ typedef struct wg_graph {
 
 /* Caller owns the graph (wg_free). weight_fn may be NULL: weights then have no data. */
 wg_graph *wg_new(wg_weight_fn weight_fn, void *weight_user);
+/* Copies bytes [offset, offset + n) of weight t's data into dst: through
+ * weight_read in a streamed graph, else from t's data in memory. */
+wsd_status wg_weight_read(const wg_graph *g, int t, size_t offset, void *dst, size_t n, wsd_err *err);
 void wg_free(wg_graph *g);
 int wg_failed(const wg_graph *g);
 /* Copies the sticky error into err and returns its code (WSD_OK if none). */

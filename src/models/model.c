@@ -1,6 +1,20 @@
 /* Model loading: diffusers folders, single-file SD 1.x checkpoints and
- * in-memory folders. Weights are never copied: tensors point into the mapped
- * (or caller-held) files, and graphs reference them by diffusers name. */
+ * in-memory folders. Graphs reference weights by diffusers name.
+ *
+ * Who holds the weight bytes:
+ *  - natively, a weight file is mapped read-only (mmap) and tensors point
+ *    into the mapping; in-memory folders are the caller's, never copied;
+ *  - in the browser build (wasm has no mmap, 4 GiB of address space) a weight
+ *    file on disk is opened lazily (st_open_lazy): the model keeps only its
+ *    header (names, shapes, file offsets) and the open file. A graph made with
+ *    model_graph_new_streamed (the WebGPU backend) reads each weight in small
+ *    pieces when the backend uploads it into GPU buffers, into the backend's
+ *    own staging memory, freed after the upload: the model's weights are
+ *    never whole in wasm memory. A graph made with model_graph_new (the CPU
+ *    backend, which computes from weights in memory, so they must be there
+ *    anyway) reads each tensor whole on first use, and the model keeps it
+ *    until model_free (st_tensor_load).
+ * WSD_LAZY_WEIGHTS=1 (or 0) forces lazy files on (off) natively, for tests. */
 #include "models/model.h"
 #include "io/file.h"
 
@@ -87,12 +101,29 @@ static wsd_status src_json(const source *s, const char *rel, json_doc **out, wsd
     return st;
 }
 
+/* Whether weight files are opened lazily (see the top of this file). */
+static int lazy_weights(void)
+{
+    const char *e = getenv("WSD_LAZY_WEIGHTS");
+    if (e && *e) return strcmp(e, "0") != 0;
+#if defined(__wasm__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static wsd_status open_weights(const char *path, st_file *out, wsd_err *err)
+{
+    return lazy_weights() ? st_open_lazy(path, out, err) : st_open(path, out, err);
+}
+
 static wsd_status src_safetensors(const source *s, const char *rel, st_file *out, wsd_err *err)
 {
     if (s->dir) {
         char *p = wsd_path_join(s->dir, rel);
         if (!p) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "out of memory");
-        wsd_status st = st_open(p, out, err);
+        wsd_status st = open_weights(p, out, err);
         free(p);
         return st;
     }
@@ -366,9 +397,10 @@ static int shapes_match(int na, const int64_t *a, int nb, const int64_t *b)
     }
 }
 
-wsd_status model_weight_fn(void *user, const char *name, int ndim, const int64_t *shape, const void **data, wsd_dtype *dtype, wsd_err *err)
+/* The stored tensor for `name`, checked against the shape the graph asks for. */
+static wsd_status weight_lookup(const comp_weights *w, const char *name, int ndim, const int64_t *shape, const st_tensor **out,
+                                wsd_err *err)
 {
-    const comp_weights *w = user;
     const st_tensor *t = index_find(w, name);
     if (!t)
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: missing tensor \"%s\"", w->label, name);
@@ -381,9 +413,36 @@ wsd_status model_weight_fn(void *user, const char *name, int ndim, const int64_t
     }
     if (t->dtype != WSD_DT_F32 && t->dtype != WSD_DT_F16 && t->dtype != WSD_DT_BF16)
         return wsd_fail(err, WSD_ERR_FORMAT, "%s: tensor \"%s\" is %s, weights must be F32, F16 or BF16", w->label, t->name, wsd_dtype_name(t->dtype));
+    *out = t;
+    return WSD_OK;
+}
+
+wsd_status model_weight_fn(void *user, const char *name, int ndim, const int64_t *shape, const void **data, wsd_dtype *dtype, wsd_err *err)
+{
+    const comp_weights *w = user;
+    const st_tensor *t;
+    WSD_TRY(weight_lookup(w, name, ndim, shape, &t, err));
+    WSD_TRY(st_tensor_load(w->file, t, err)); /* lazy files: read now, kept by the model */
     *data = t->data;
     *dtype = t->dtype;
     return WSD_OK;
+}
+
+/* Streamed graphs: the handle is the stored tensor (stable for the model's life). */
+static wsd_status weight_handle_fn(void *user, const char *name, int ndim, const int64_t *shape, const void **data,
+                                   wsd_dtype *dtype, wsd_err *err)
+{
+    const st_tensor *t;
+    WSD_TRY(weight_lookup(user, name, ndim, shape, &t, err));
+    *data = t;
+    *dtype = t->dtype;
+    return WSD_OK;
+}
+
+static wsd_status weight_read_fn(void *user, const void *handle, size_t offset, void *dst, size_t n, wsd_err *err)
+{
+    const comp_weights *w = user;
+    return st_tensor_read(w->file, handle, offset, dst, n, err);
 }
 
 /* ---- loading ---- */
@@ -404,6 +463,15 @@ wg_graph *model_graph_new(const wsd_model *m, model_component c)
 {
     wg_graph *g = wg_new(model_weight_fn, (void *)&m->w[c]);
     if (g) g->weights_uid = m->w[c].uid;
+    return g;
+}
+
+wg_graph *model_graph_new_streamed(const wsd_model *m, model_component c)
+{
+    wg_graph *g = wg_new(weight_handle_fn, (void *)&m->w[c]);
+    if (!g) return NULL;
+    g->weight_read = weight_read_fn;
+    g->weights_uid = m->w[c].uid;
     return g;
 }
 
@@ -599,7 +667,7 @@ static wsd_status infer_single_file_configs(wsd_model *m, const char *path, wsd_
 static wsd_status load_single_file(wsd_model *m, const char *path, wsd_err *err)
 {
     m->single_file = 1;
-    WSD_TRY(st_open(path, &m->files[0], err));
+    WSD_TRY(open_weights(path, &m->files[0], err));
     size_t cap[COMP_COUNT] = {0};
     for (int c = 0; c < COMP_COUNT; c++) {
         m->w[c].file = &m->files[0];

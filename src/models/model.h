@@ -1,4 +1,5 @@
-/* A loaded model: configs, weights (mapped, never copied), tokenizer files
+/* A loaded model: configs, weights (mapped, or read lazily: model.c says who
+ * holds them), tokenizer files
  * and the scheduler config, from a diffusers folder, a single-file SD 1.x
  * checkpoint, or files in memory (the embedded default model, the browser). */
 #ifndef WSD_MODELS_MODEL_H
@@ -58,8 +59,12 @@ void model_free(wsd_model *m);
  * with a message naming both sides. */
 wsd_status model_check_components(const wsd_model *m, wsd_err *err);
 
-/* A new graph whose weights come from component c of m. Caller: wg_free. */
+/* A new graph whose weights come from component c of m, in memory (read now
+ * where the model's files are lazy). Caller: wg_free. */
 wg_graph *model_graph_new(const wsd_model *m, model_component c);
+/* The same with streamed weights (graph.h: weight_read): for the WebGPU
+ * backend, which reads each weight in pieces as it uploads it. */
+wg_graph *model_graph_new_streamed(const wsd_model *m, model_component c);
 
 /* The graph weight callback for component `c` (pass &m->w[c] as user). */
 wsd_status model_weight_fn(void *user, const char *name, int ndim, const int64_t *shape,

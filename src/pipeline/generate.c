@@ -119,7 +119,7 @@ static wsd_status encode_prompts(wsd_context *ctx, wsd_model *m, const wsd_gener
         /* the tokenizer's messages start "prompt: " */
         if (st != WSD_OK) return cfg && b == 0 ? wsd_fail_prefix(&ctx->err, "negative ") : st;
     }
-    runner r = {model_graph_new(m, COMP_TEXT_ENCODER), NULL};
+    runner r = {pipeline_graph_new(ctx, m, COMP_TEXT_ENCODER), NULL};
     if (!r.g) return ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
     clip_build(r.g, &m->clip, B, NULL);
     wsd_status st = runner_compile(ctx, &r);
@@ -138,7 +138,7 @@ static wsd_status encode_init_image(wsd_context *ctx, wsd_model *m, const wsd_ge
     size_t n = (size_t)C * h * w, npix = (size_t)W * H;
     float *img = malloc(3 * npix * sizeof *img), *mean = malloc(n * sizeof *mean), *logvar = malloc(n * sizeof *logvar);
     float *eps = malloc(n * sizeof *eps);
-    runner r = {model_graph_new(m, COMP_VAE), NULL};
+    runner r = {pipeline_graph_new(ctx, m, COMP_VAE), NULL};
     wsd_status st = WSD_OK;
     if (!img || !mean || !logvar || !eps || !r.g) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == WSD_OK) {
@@ -218,7 +218,7 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     }
 
     if (st == WSD_OK) {
-        unet.g = model_graph_new(m, COMP_UNET);
+        unet.g = pipeline_graph_new(ctx, m, COMP_UNET);
         if (!unet.g) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
         else {
             unet_build(unet.g, &m->unet, B, h, w, T, NULL);
@@ -281,7 +281,7 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
         out->rgb = malloc(3 * npix);
         out->image_f32 = malloc(3 * npix * sizeof *out->image_f32);
         out->latents = malloc(n * sizeof *out->latents);
-        dec.g = model_graph_new(m, COMP_VAE);
+        dec.g = pipeline_graph_new(ctx, m, COMP_VAE);
         if (!img || !out->rgb || !out->image_f32 || !out->latents || !dec.g) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
     }
     if (st == WSD_OK) {

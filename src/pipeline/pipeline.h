@@ -21,6 +21,15 @@ wsd_status ctx_fail(wsd_context *ctx, wsd_status code, const char *fmt, ...)
 #endif
     ;
 
+/* A graph of component c for the context's backend. The WebGPU backend reads
+ * weights piece by piece as it uploads them (streamed graphs; in the browser
+ * a model's weights are then never whole in wasm memory: models/model.c);
+ * the CPU backend computes from weights in memory. */
+static inline wg_graph *pipeline_graph_new(const wsd_context *ctx, const wsd_model *m, model_component c)
+{
+    return ctx->opts.backend == WSD_BACKEND_WEBGPU ? model_graph_new_streamed(m, c) : model_graph_new(m, c);
+}
+
 wsd_status pipeline_load_embedded(wsd_model **out, wsd_err *err);
 /* The model's tokenizer, created on first use. */
 wsd_status pipeline_tokenizer(wsd_model *m, tok_tokenizer **out, wsd_err *err);

@@ -35,7 +35,7 @@ wsd_status preview_create(wsd_context *ctx, const wsd_model *m, int h, int w, pr
     int C = m->vae.latent_channels;
     p->pooled = malloc((size_t)C * p->ph * p->pw * sizeof *p->pooled);
     p->image = malloc((size_t)3 * 64 * p->ph * p->pw * sizeof *p->image);
-    p->g = model_graph_new(m, COMP_VAE);
+    p->g = pipeline_graph_new(ctx, m, COMP_VAE);
     wsd_status st = (p->pooled && p->image && p->g) ? WSD_OK : ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == WSD_OK) {
         vae_decoder_build(p->g, &m->vae, 1, p->ph, p->pw, NULL);

@@ -6,7 +6,9 @@
  *          per dispatch and the command list.
  * run:     submits the recorded command list (replayed as is every run; the
  *          CPU only encodes it). No readback.
- * weights: uploaded on first use, keyed by (graph->weights_uid, data pointer,
+ * weights: uploaded on first use (read through wg_weight_read in pieces of
+ *          about 4 MiB, so a streamed graph's weights are never whole in host
+ *          memory), keyed by (graph->weights_uid, data pointer or handle,
  *          storage type), into pool buffers shared by every graph of the
  *          backend; compiling a graph of another weights_uid (a new model)
  *          frees the old model's weights first. */
@@ -188,36 +190,50 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
     memset(&L, 0, sizeof L);
     L.type = type;
     size_t src_es = wsd_dtype_size(T->dtype);
-    for (uint64_t r0 = 0; r0 < rows; r0 += rows_per) {
-        if (L.n_parts == WGL_MAX_PARTS)
-            return wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: weight \"%s\" needs more than %d parts", T->name,
-                            WGL_MAX_PARTS);
+    /* Uploaded in pieces of about 4 MiB (whole rows; an even number of
+     * elements, so every piece but the last is a multiple of 4 bytes), read
+     * through wg_weight_read into staging memory freed at the end: a streamed
+     * graph's weights are never whole in host memory (models/model.c). */
+    uint64_t piece = row && (4ull << 20) / (row * 4) ? (4ull << 20) / (row * 4) : 1;
+    if ((piece * row) & 1) piece++;
+    uint64_t piece_n = row ? piece * row : 1;
+    unsigned char *raw = malloc((size_t)(piece_n * src_es));
+    float *f = malloc((size_t)piece_n * sizeof *f);
+    uint16_t *h = type == WGL_F16P ? malloc((size_t)(piece_n + 1) * 2) : NULL;
+    if (!raw || !f || (type == WGL_F16P && !h)) {
+        free(raw);
+        free(f);
+        free(h);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory converting weight \"%s\"", T->name);
+    }
+    wsd_status st = WSD_OK;
+    for (uint64_t r0 = 0; r0 < rows && st == WSD_OK; r0 += rows_per) {
+        if (L.n_parts == WGL_MAX_PARTS) {
+            st = wsd_fail(err, WSD_ERR_UNSUPPORTED, "webgpu: weight \"%s\" needs more than %d parts", T->name, WGL_MAX_PARTS);
+            break;
+        }
         uint64_t nr = rows - r0 < rows_per ? rows - r0 : rows_per;
         uint64_t n = nr * row, bytes = (n * es + 3) & ~3ull;
         uint32_t index = 0;
         uint64_t off = 0;
-        WSD_TRY(pool_alloc(be, bytes, &index, &off, err));
-        float *f = malloc((size_t)n * sizeof *f);
-        uint16_t *h = type == WGL_F16P ? calloc((size_t)(bytes / 2), 2) : NULL;
-        if (!f || (type == WGL_F16P && !h)) {
-            free(f);
-            free(h);
-            return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory converting weight \"%s\"", T->name);
+        st = pool_alloc(be, bytes, &index, &off, err);
+        for (uint64_t p0 = 0; p0 < nr && st == WSD_OK; p0 += piece) {
+            uint64_t pr = nr - p0 < piece ? nr - p0 : piece, pn = pr * row;
+            st = wg_weight_read(g, t, (size_t)((r0 + p0) * row * src_es), raw, (size_t)(pn * src_es), err);
+            if (st != WSD_OK) break;
+            wsd_convert_to_f32(T->dtype, raw, f, (size_t)pn);
+            const void *up = f;
+            if (type == WGL_F16P) {
+                if (T->dtype == WSD_DT_F16)
+                    memcpy(h, raw, (size_t)pn * 2);
+                else
+                    for (uint64_t i = 0; i < pn; i++) h[i] = wsd_f32_to_f16(f[i]);
+                h[pn] = 0; /* the pad of an odd last piece */
+                up = h;
+            }
+            st = gpu_buffer_write(be->dev, be->pools[index].buf, off + p0 * row * es, up, (pn * es + 3) & ~3ull, err);
         }
-        const unsigned char *src = (const unsigned char *)T->data + r0 * row * src_es;
-        wsd_convert_to_f32(T->dtype, src, f, (size_t)n);
-        const void *up = f;
-        if (type == WGL_F16P) {
-            if (T->dtype == WSD_DT_F16)
-                memcpy(h, src, (size_t)n * 2);
-            else
-                for (uint64_t i = 0; i < n; i++) h[i] = wsd_f32_to_f16(f[i]);
-            up = h;
-        }
-        wsd_status st = gpu_buffer_write(be->dev, be->pools[index].buf, off, up, bytes, err);
-        free(f);
-        free(h);
-        WSD_TRY(st);
+        if (st != WSD_OK) break;
         L.part[L.n_parts].index = index;
         L.part[L.n_parts].offset = off;
         L.part[L.n_parts].size = bytes;
@@ -227,6 +243,10 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
         be->weight_bytes += bytes;
         be->pending = be->pending > bytes + 255 ? be->pending - bytes - 255 : 0;
     }
+    free(raw);
+    free(f);
+    free(h);
+    WSD_TRY(st);
     if (be->n_w == be->cap_w) {
         int nc = be->cap_w ? be->cap_w * 2 : 256;
         wentry *nw = realloc(be->w, (size_t)nc * sizeof *nw);
