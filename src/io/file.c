@@ -38,7 +38,6 @@ static wsd_status open_error(const char *path, wsd_err *err)
     return wsd_fail(err, WSD_ERR_IO, "%s: cannot open: %s", path, strerror(e));
 }
 
-#ifdef WSD_HAVE_MMAP
 /* Opens for reading without blocking on a FIFO that has no writer (open(2)
  * would wait for one forever), then makes reads blocking again. */
 static int open_read(const char *path, struct stat *st)
@@ -54,7 +53,6 @@ static int open_read(const char *path, struct stat *st)
     }
     return fd;
 }
-#endif
 
 wsd_status wsd_read_file(const char *path, size_t max_size, wsd_file_bytes *out, wsd_err *err)
 {
@@ -178,16 +176,16 @@ wsd_status wsd_reader_open(const char *path, wsd_file_reader *r, wsd_err *err)
     r->path = wsd_strdup(path);
     if (!r->path)
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    r->fd = open(path, O_RDONLY);
+    struct stat st;
+    r->fd = open_read(path, &st); /* a FIFO would block open(2) */
     if (r->fd < 0) {
         wsd_status s = open_error(path, err);
         wsd_reader_close(r);
         return s;
     }
-    struct stat st;
-    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) {
         wsd_reader_close(r);
-        return wsd_fail(err, WSD_ERR_IO, "%s: not a regular file", path);
+        return wsd_fail(err, WSD_ERR_IO, "%s: is %s, expected a file", path, file_kind(st.st_mode));
     }
     r->size = (uint64_t)st.st_size;
     return WSD_OK;
