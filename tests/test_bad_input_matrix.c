@@ -34,6 +34,9 @@
  *      (/proc/self/mem: EIO at offset 0)
  *   K. a missing component (vae/ folder, UNet weights) and a model folder
  *      without a tokenizer, through the public API
+ * and then A-D, F and J once more with weight files opened lazily
+ * (WSD_LAZY_WEIGHTS=1: header only, tensors read on demand), which is how the
+ * browser build loads them.
  *
  * tests/bad_input_matrix.md maps each item of the issue to its cases. */
 #include "io/file.h"
@@ -59,6 +62,7 @@
 
 static char tiny[PATH_MAX], cli[1200];
 static wsd_context *ctx;
+static const char *pass_tag = ""; /* "[lazy weights] " in the second pass */
 
 static const char *const model_files[] = {
     "model_index.json", "scheduler/scheduler_config.json", "tokenizer/merges.txt", "tokenizer/special_tokens_map.json",
@@ -159,11 +163,11 @@ static void verdict(const char *label, wsd_status got, const char *msg, wsd_stat
     int ok = got == want && has_all(msg, needles);
     tu_checks++;
     if (ok) {
-        printf("ok   %-58s %s: %.200s\n", label, wsd_status_name(got), msg);
+        printf("ok   %s%-58s %s: %.200s\n", pass_tag, label, wsd_status_name(got), msg);
         return;
     }
     tu_failures++;
-    fprintf(stderr, "FAIL %s: status %d (%s), want %d (%s); message: %s\n  expected in it:", label, (int)got,
+    fprintf(stderr, "FAIL %s%s: status %d (%s), want %d (%s); message: %s\n  expected in it:", pass_tag, label, (int)got,
             wsd_status_name(got), (int)want, wsd_status_name(want), msg);
     for (int i = 0; needles[i]; i++) fprintf(stderr, " [%s]", needles[i]);
     fputc('\n', stderr);
@@ -227,11 +231,12 @@ static void expect_cli(const char *label, const char *args, int want_rc, const c
     size_t l = strlen(msg);
     while (l && msg[l - 1] == '\n') msg[--l] = 0;
     if (ok) {
-        printf("ok   %-58s exit %d: %.200s\n", label, rc, msg);
+        printf("ok   %s%-58s exit %d: %.200s\n", pass_tag, label, rc, msg);
         return;
     }
     tu_failures++;
-    fprintf(stderr, "FAIL %s: `wsd generate %s` exited %d, want %d; stderr: %s\n  expected in it:", label, args, rc, want_rc, msg);
+    fprintf(stderr, "FAIL %s%s: `wsd generate %s` exited %d, want %d; stderr: %s\n  expected in it:", pass_tag, label, args, rc, want_rc,
+            msg);
     for (int i = 0; needles[i]; i++) fprintf(stderr, " [%s]", needles[i]);
     fputc('\n', stderr);
 }
@@ -1003,6 +1008,21 @@ int main(void)
     unreadable_paths();
     printf("-- K. missing component, no tokenizer\n");
     missing_pieces();
+    /* The browser build opens weight files lazily (st_open_lazy: the header
+     * only, tensors read with pread when needed); WSD_LAZY_WEIGHTS=1 makes the
+     * native loader do the same. The cases that reach the weight files again
+     * that way (the CLI children inherit it). */
+    printf("-- A-D, F, J again with lazily opened weight files (WSD_LAZY_WEIGHTS=1, as in the browser)\n");
+    setenv("WSD_LAZY_WEIGHTS", "1", 1);
+    pass_tag = "[lazy] ";
+    truncated_random();
+    header_lengths();
+    bad_offsets();
+    dtype_mismatch();
+    nonfinite_weights();
+    unreadable_paths();
+    unsetenv("WSD_LAZY_WEIGHTS");
+    pass_tag = "";
     wsd_model_free(shapes);
     wsd_context_free(ctx);
     return tu_finish();
