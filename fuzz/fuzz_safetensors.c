@@ -6,8 +6,11 @@
  * overlapping another's, exactly numel * dtype size of them, numel the
  * product of the shape, names unique and sorted so st_find finds each one,
  * and every tensor readable as float32 (st_read_f32 touches every byte).
- * The same bytes, written to a file and opened through st_open (mmap), must
- * give the same verdict. A violation traps, which libFuzzer reports. */
+ * The same bytes, written to a file and opened through st_open (mmap) and
+ * st_open_lazy (header only, tensors read on demand with pread), must give
+ * the same verdict; a lazy file's tensors have the same offsets and read back
+ * the same bytes, in pieces and whole. A violation traps, which libFuzzer
+ * reports. */
 #define _GNU_SOURCE /* memfd_create */
 #include "io/safetensors.h"
 
@@ -97,6 +100,28 @@ static void check_open_file(const st_file *f, const uint8_t *data, size_t size)
     REQUIRE(st_find(f, "\x01 no such tensor") == NULL);
 }
 
+/* A lazily opened file against the same bytes opened from memory (ok: f). */
+static void check_lazy(const st_file *f, const st_file *lz, const uint8_t *buf)
+{
+    REQUIRE(lz->lazy && lz->count == f->count);
+    for (size_t i = 0; i < lz->count; i++) {
+        const st_tensor *a = &f->tensors[i], *b = &lz->tensors[i];
+        REQUIRE(!strcmp(a->name, b->name) && a->dtype == b->dtype && a->nbytes == b->nbytes && a->numel == b->numel);
+        REQUIRE(b->offset == (uint64_t)(a->data - buf) && b->data == NULL);
+        wsd_err err = {0};
+        uint8_t *x = malloc(b->nbytes + 1);
+        REQUIRE(x);
+        /* the second half, then the whole tensor through st_tensor_load */
+        size_t half = b->nbytes / 2;
+        REQUIRE(st_tensor_read(lz, b, half, x, b->nbytes - half, &err) == WSD_OK);
+        REQUIRE(memcmp(x, a->data + half, b->nbytes - half) == 0);
+        REQUIRE(st_tensor_read(lz, b, half, x, b->nbytes - half + 1, &err) != WSD_OK && err.msg[0]);
+        free(x);
+        REQUIRE(st_tensor_load(lz, b, &err) == WSD_OK && (b->data || !b->nbytes));
+        REQUIRE(!b->nbytes || memcmp(b->data, a->data, b->nbytes) == 0);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* A copy of exactly `size` bytes, so reading past the end is caught. */
@@ -109,7 +134,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t count = f.count;
     if (s == WSD_OK) {
         check_open_file(&f, buf, size);
-        st_close(&f);
     } else {
         REQUIRE(err.msg[0] && err.code == (int)s);
         REQUIRE(s == WSD_ERR_FORMAT || s == WSD_ERR_UNSUPPORTED || s == WSD_ERR_OUT_OF_MEMORY);
@@ -125,7 +149,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             REQUIRE(g.count == count);
             st_close(&g);
         }
+        wsd_err err3 = {0};
+        st_file lz;
+        wsd_status s3 = st_open_lazy(memfd_path, &lz, &err3);
+        REQUIRE(s3 == s);
+        if (s3 == WSD_OK) {
+            check_lazy(&f, &lz, buf);
+            st_close(&lz);
+        } else {
+            REQUIRE(err3.msg[0]);
+        }
     }
+    if (s == WSD_OK) st_close(&f);
     free(buf);
     return 0;
 }
