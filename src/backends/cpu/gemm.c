@@ -362,7 +362,8 @@ typedef struct {
     int in_place;
 } a_block;
 
-static a_block prep_a(const gemm_job *j, int64_t mb, int64_t mcb, int64_t k0, int64_t kb, float *Ab, float *tmp)
+static a_block prep_a(const gemm_job *j, int64_t mb, int64_t mcb, int64_t m_begin, int64_t m_end, int64_t k0, int64_t kb,
+                      float *Ab, float *tmp)
 {
     const gemm_src *s = j->A;
     const int mr = j->kern->mr;
@@ -379,6 +380,27 @@ static a_block prep_a(const gemm_job *j, int64_t mb, int64_t mcb, int64_t k0, in
     if (s->kind == GS_ROWS) {
         float sc = s->scale != 0.0f ? s->scale : 1.0f;
         int64_t rows = (mcb + mr - 1) / mr * mr;
+        /* The next block's row segments (weights, typically, read from DRAM
+         * once per column chunk: a few hundred bytes per row, rows far apart,
+         * more streams than the hardware prefetchers follow) are fetched into
+         * L2 while this block computes: the next rows of this k block, or
+         * after the task's last rows its first rows of the next k block. With
+         * few columns (small images, few tokens) the stalls were a quarter to
+         * a third of the product's time (more on VMs with slow memory). */
+        int64_t next = mb + mcb, pk = k0, pkb = kb;
+        if (next >= m_end) {
+            next = m_begin;
+            pk = k0 + kb;
+            pkb = j->K - pk < j->kb ? j->K - pk : j->kb;
+        }
+        int64_t nrows = next + j->mc <= m_end ? j->mc : m_end - next;
+        if (pkb <= 0) nrows = 0;
+        size_t esz = wsd_dtype_size(s->dt), seg = (size_t)(pkb > 0 ? pkb : 0) * esz;
+        for (int64_t r = 0; r < nrows; r++) {
+            const char *q = (const char *)s->p + ((next + r) * s->ld + pk) * (int64_t)esz;
+            for (size_t off = 0; off < seg; off += 64) __builtin_prefetch(q + off, 0, 2);
+            __builtin_prefetch(q + seg - 1, 0, 2);
+        }
         for (int64_t r = 0; r < rows; r++) {
             float *d = Ab + r * kb;
             if (r >= mcb) {
@@ -448,7 +470,7 @@ static void run_panel(const gemm_job *j, const float *Bp, int64_t n0, int64_t nn
     const int mr = j->kern->mr, nr = j->kern->nr;
     for (int64_t mb = m0; mb < m0 + mm; mb += j->mc) {
         int64_t mcb = m0 + mm - mb < j->mc ? m0 + mm - mb : j->mc;
-        a_block a = prep_a(j, mb, mcb, k0, kb, Ab, tmp);
+        a_block a = prep_a(j, mb, mcb, m0, m0 + mm, k0, kb, Ab, tmp);
         /* a partial last sliver read in place would run past the matrix: pad a copy */
         int64_t last_rows = mcb % mr;
         const float *alast = NULL;
@@ -566,7 +588,12 @@ static void plan_job(const cpu_ctx *ctx, const cpu_kernel *kern, int64_t M, int6
     j->mt = M;
     int want = ctx->threads > 1 ? 3 * ctx->threads : 1;
     const conv_geom *g = B->kind == GS_CONV ? B->conv : NULL;
-    if (g && g->ta && !g->band && g->up == 1 && g->kh > 1 && !(flags & GEMM_ONE_KBLOCK) && g->W <= 4096) {
+    /* Bands need an image of at least one column chunk: a task never spans
+     * images, so smaller images (the UNet's 8x8 and 4x4 levels) would split
+     * the columns per image and widen every weight block once per image;
+     * there the packing transforms its few rows itself. */
+    if (g && g->ta && !g->band && g->up == 1 && g->kh > 1 && !(flags & GEMM_ONE_KBLOCK) && g->W <= 4096 &&
+        g->Ho * g->Wo >= nt) {
         /* several output rows per task, so each input row is transformed ~once */
         int64_t R = (1024 + g->Wo - 1) / g->Wo;
         if (R > g->Ho) R = g->Ho;
