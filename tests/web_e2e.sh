@@ -39,6 +39,8 @@ if [ ! -f assets/shapes-sd15/model_index.json ] && [ ! -f assets/shapes-sd15/mod
   args+=(--default-model "$shared/shapes-sd15/model")
 fi
 [ -f "$shared/reference/tiny-sd15/model_index.json" ] && args+=(--models-dir "$shared/reference/tiny-sd15")
+[ -f "$shared/reference/golden/pipeline_dpmpp2m_cfg.safetensors" ] &&
+  args+=(--pipeline-golden "$shared/reference/golden/pipeline_dpmpp2m_cfg.safetensors")
 [ -d "$shared/shapes-sd15/images" ] && args+=(--goldens "$shared/shapes-sd15/images")
 
 node tests/web/e2e.mjs "${args[@]}"

@@ -2,14 +2,16 @@
 // file system, and runs tokenize / load / generate so the page never freezes.
 // Spoken to only by wsd.js; the protocol (all messages carry `id` except
 // `cancel`):
-//   -> {type:'init', wasmUrl, backend:'webgpu'|'cpu', defaultLimits, cancelBuffer}
-//   <- {type:'ready', info}                        info: backend, version, missing[], adapter
+//   -> {type:'init', wasmUrl, backend:'webgpu'|'cpu', defaultLimits, gpuWeights:'f16'|'f32'|undefined, cancelBuffer}
+//   <- {type:'ready', info}                        info: backend, version, missing[], adapter, wasmMemoryBytes
 //   -> {type:'load', model:{name, entry, files:{relpath: source}}, defaultModel}   (defaultModel: the
 //      built-in model's descriptor, mounted at /models/default: see web/engine/embedded.c)
-//   <- {type:'loaded', info}
+//   <- {type:'loaded', info}                       info: name, wasmMemoryBytes (the engine's memory after loading)
 //   -> {type:'load-tokenizer', model}   <- {type:'loaded'}   (only the tokenizer/ files are read)
 //   -> {type:'tokenize', text}          <- {type:'tokens', count, ids} (count null + reason when unavailable)
 //   -> {type:'generate', params}        <- {type:'progress', step, total, preview}, then {type:'image', ...}
+//      (params.initialLatents: Float32Array [1,4,h/8,w/8] used instead of the seed's noise; params.returnLatents /
+//      returnFloatImage add `latents` / `imageF32` ([h,w,3] in [0,1]) to the reply: exact tests)
 //   -> {type:'cancel'}                  (also: Atomics on cancelBuffer, read between steps)
 //   -> {type:'debug-lose-device'}       testing: destroys the GPU device (as a driver reset would)
 //   <- {type:'error', code, message}    for any request that fails
@@ -119,6 +121,7 @@ async function init(msg) {
     info.context = true;
     info.adapter = E.bridge.devices.find(Boolean)?.gpu.info || null;
   }
+  info.wasmMemoryBytes = E.exports.memory.buffer.byteLength;
   return info;
 }
 
@@ -179,7 +182,9 @@ async function loadModel(model, defaultModel) {
   } finally {
     E.exports.release(path);
   }
-  return { name: model.name };
+  // Weights are not read here: the engine keeps only the files' headers and
+  // reads each weight when a backend needs it (src/models/model.c).
+  return { name: model.name, wasmMemoryBytes: E.exports.memory.buffer.byteLength };
 }
 
 // A tokenizer of its own (tokenizer_load on the model's tokenizer/ files): no
@@ -250,6 +255,18 @@ async function generate(params) {
     allocs.push(init);
     new Uint8Array(E.exports.memory.buffer).set(params.initImage.rgb, init);
   }
+  let latents = 0;
+  if (params.initialLatents) { // exact tests: the golden's initial noise instead of the seed's
+    const w = params.width | 0, h = params.height | 0, want = 4 * (h >> 3) * (w >> 3);
+    const l = params.initialLatents;
+    if (!(l instanceof Float32Array) || !w || !h || l.length !== want) {
+      throw new WorkerError('invalid-argument', `initialLatents must be a Float32Array of 4 x ${h >> 3} x ${w >> 3} = ${want} values ` +
+        `for ${w}x${h} (got ${l?.length ?? 'none'}; width and height must be given)`);
+    }
+    latents = E.exports.alloc(l.byteLength);
+    allocs.push(latents);
+    new Float32Array(E.exports.memory.buffer, latents, l.length).set(l);
+  }
   cancelAsked = false;
   if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
   stepTimes = [];
@@ -258,7 +275,7 @@ async function generate(params) {
   try {
     const st = await call('generate', E.ctx, E.model, s(params.prompt), s(params.negativePrompt),
       params.width | 0, params.height | 0, params.steps | 0, +params.guidance, params.seed ?? -1, sampler,
-      init, +(params.strength ?? 0.75), previewEvery);
+      init, +(params.strength ?? 0.75), previewEvery, latents);
     if (st !== 0) throw engineError(st);
     const w = E.exports.image_width(), h = E.exports.image_height();
     const rgb = new Uint8Array(E.exports.memory.buffer, E.exports.image_rgb(), w * h * 3);
@@ -267,8 +284,13 @@ async function generate(params) {
       rgba[4 * i] = rgb[j]; rgba[4 * i + 1] = rgb[j + 1]; rgba[4 * i + 2] = rgb[j + 2]; rgba[4 * i + 3] = 255;
     }
     const seed = E.exports.image_seed();
+    const out = { width: w, height: h, data: rgba, seed, ms: performance.now() - t0 };
+    const floats = (p, n) => (p ? new Float32Array(E.exports.memory.buffer, p, n).slice() : null);
+    if (params.returnLatents) out.latents = floats(E.exports.image_latents(), 4 * (h >> 3) * (w >> 3));
+    if (params.returnFloatImage) out.imageF32 = floats(E.exports.image_f32(), w * h * 3);
     E.exports.image_free();
-    return { width: w, height: h, data: rgba, seed, ms: performance.now() - t0 };
+    out.wasmMemoryBytes = E.exports.memory.buffer.byteLength;
+    return out;
   } finally {
     for (const p of allocs) E.exports.release(p);
   }
@@ -295,7 +317,7 @@ async function handle(msg) {
       case 'generate': {
         current = id;
         const img = await generate(msg.params);
-        post({ type: 'image', id, ...img }, [img.data.buffer]);
+        post({ type: 'image', id, ...img }, [img.data.buffer, ...[img.latents, img.imageF32].filter(Boolean).map((a) => a.buffer)]);
         break;
       }
       default: throw new WorkerError('internal', `unknown request ${msg.type}`);

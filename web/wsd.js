@@ -18,6 +18,8 @@
 //             File / File[] / [{file, path}] (local files, not copied) | a descriptor from models.js
 //   backend:  'auto' (default: WebGPU) | 'webgpu' | 'cpu' (the engine's CPU backend in wasm SIMD)
 //   defaultLimits: true to run WebGPU with the spec-default limits only (testing)
+//   gpuWeights: 'f16' (default: half the GPU memory) | 'f32' (float32 weights on the GPU, as the
+//             float32 goldens are checked)
 //   onProgress: download / load progress: {phase:'download', loaded, total, bytesPerSec, etaSec, file}
 //               and {phase:'load'}
 //   signal:   AbortSignal for the download / load
@@ -27,20 +29,24 @@
 //   'device-lost', 'engine-missing' (this wasm build lacks that engine function yet).
 //
 // Pipeline
-//   .info                  {backend, version, adapter, model, missing, crossOriginIsolated}
+//   .info                  {backend, version, adapter, model, missing, crossOriginIsolated,
+//                           wasmMemoryBytes: the engine's wasm memory after the last load / generate}
 //   .generate(params)      -> Promise<GeneratedImage>; params:
 //       prompt, negativePrompt, steps (20), guidance (7.5), seed (random when absent or < 0),
 //       sampler ('default'|'pndm'|'ddim'|'euler'|'euler_a'|'dpmpp_2m'|'dpmpp_2m_karras'|'lms'|'lcm'),
 //       width, height (0 = model default; multiples of 8),
 //       initImage (ImageData | ImageBitmap | HTMLImageElement | HTMLCanvasElement | Blob) + strength (0.75),
-//       signal (AbortSignal: cancels), previewEvery (1), onProgress({step, total, itPerSec, preview: ImageData|null})
+//       signal (AbortSignal: cancels), previewEvery (1), onProgress({step, total, itPerSec, preview: ImageData|null}),
+//       exact tests: initialLatents (Float32Array [1,4,height/8,width/8]: used instead of the seed's noise;
+//       width and height required), returnLatents, returnFloatImage (adds .latents / .imageF32 below)
 //   .tokenize(text)        -> Promise<{count, max: 75, ids}>; count is null (with `reason`) when the
 //                             engine has no tokenizer
 //   .cancel()              stops the running generate (it rejects with code 'cancelled')
 //   .loadModel(model, {onProgress, signal})   switches models
 //   .dispose()
 // GeneratedImage: {width, height, data (RGBA Uint8ClampedArray), seed, timeMs, params,
-//                  toImageData(), toPNG() -> Promise<Blob>, parameters (A1111 text)}
+//                  toImageData(), toPNG() -> Promise<Blob>, parameters (A1111 text),
+//                  latents (Float32Array [1,4,h/8,w/8]) and imageF32 (Float32Array [h,w,3] in [0,1]) when asked}
 //
 // createTokenizer({model}) -> Tokenizer with .count(text) (same result as Pipeline.tokenize), .dispose()
 // prepareModel(model, {onProgress, signal}) -> descriptor: download/check once, pass to both.
@@ -180,6 +186,8 @@ class GeneratedImage {
     this.timeMs = m.ms;
     this.params = { ...params, seed: m.seed, width: m.width, height: m.height };
     this.parameters = a1111Parameters(this.params);
+    if (m.latents) this.latents = m.latents;
+    if (m.imageF32) this.imageF32 = m.imageF32;
   }
   toImageData() { return new ImageData(this.data, this.width, this.height); }
   async toPNG() {
@@ -222,7 +230,8 @@ export class Pipeline {
     this.cancelBuffer = typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated ? new SharedArrayBuffer(4) : null;
     this.cancelFlag = this.cancelBuffer ? new Int32Array(this.cancelBuffer) : null;
     try {
-      const r = await engine.request({ type: 'init', wasmUrl: o.wasmUrl, backend, defaultLimits: !!o.defaultLimits, cancelBuffer: this.cancelBuffer });
+      const r = await engine.request({ type: 'init', wasmUrl: o.wasmUrl, backend, defaultLimits: !!o.defaultLimits,
+        gpuWeights: o.gpuWeights, cancelBuffer: this.cancelBuffer });
       this.info = { ...r.info, model: this.model?.name ?? null };
     } catch (e) {
       engine.die(e);
@@ -256,7 +265,8 @@ export class Pipeline {
     if (this.tokReady) { this.tokReady.then((t) => t.dispose(), () => {}); this.tok = null; this.tokReady = null; }
     try {
       await this.revive();
-      await this.engine.request({ type: 'load', model: desc, defaultModel: await this.defaultModel() });
+      const r = await this.engine.request({ type: 'load', model: desc, defaultModel: await this.defaultModel() });
+      if (r.info?.wasmMemoryBytes) this.info.wasmMemoryBytes = r.info.wasmMemoryBytes;
     } catch (e) {
       if (e.code !== 'engine-missing') throw wrap(e);
       this.info.modelLoadError = e.message; // engine not ready for models yet: keep the descriptor
@@ -306,7 +316,9 @@ export class Pipeline {
     const engine = this.engine;
     this.stepMs = 0;
     let lastStepAt = performance.now();
-    const job = engine.request({ type: 'generate', params: { ...p, initImage: init } }, {
+    const exact = {};
+    for (const k of ['initialLatents', 'returnLatents', 'returnFloatImage']) if (params[k]) exact[k] = params[k];
+    const job = engine.request({ type: 'generate', params: { ...p, ...exact, initImage: init } }, {
       onProgress: (m) => {
         const now = performance.now();
         this.stepMs = now - lastStepAt;
@@ -319,6 +331,7 @@ export class Pipeline {
     this.running = { job, engine };
     try {
       const m = await job;
+      if (m.wasmMemoryBytes && this.info) this.info.wasmMemoryBytes = m.wasmMemoryBytes;
       return new GeneratedImage(m, p);
     } catch (e) {
       const err = wrap(e);

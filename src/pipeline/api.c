@@ -1,5 +1,6 @@
 /* The public API (include/wsd.h): contexts, model loading (including the
  * embedded default model) and tokenization. Generation is in generate.c. */
+#include "io/file.h"
 #include "pipeline/pipeline.h"
 #include "tokenizer/tokenizer.h"
 
@@ -67,6 +68,20 @@ const wsd_mem_file *wsd_embedded_model(size_t *count);
 wsd_status pipeline_load_embedded(wsd_model **out, wsd_err *err)
 {
 #ifdef WSD_HAVE_EMBEDDED_MODEL
+#if defined(__wasm__)
+    /* The browser build's default model is a folder of the worker's file
+     * system (web/engine/embedded.c): loaded as a folder, its weights are read
+     * when needed (models/model.c) instead of being held whole in wasm memory. */
+    if (wsd_path_is_dir("/models/default")) {
+        WSD_TRY(model_load_path("/models/default", out, err));
+        char *name = wsd_strdup("shapes-sd15");
+        if (name) {
+            free((*out)->name);
+            (*out)->name = name;
+        }
+        return WSD_OK;
+    }
+#endif
     size_t n;
     const wsd_mem_file *files = wsd_embedded_model(&n);
     return model_load_mem(files, n, "shapes-sd15", out, err);

@@ -216,6 +216,88 @@ async function goldenRun(page, label) {
   return r;
 }
 
+// Tensors of a safetensors file (float32 ones as Float32Array): {name: {shape, data}}.
+function readSafetensors(file) {
+  const b = fs.readFileSync(file);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.toString('utf8', 8, 8 + n));
+  const out = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__' || t.dtype !== 'F32') continue;
+    const [begin, end] = t.data_offsets;
+    const bytes = b.subarray(8 + n + begin, 8 + n + end);
+    out[name] = { shape: t.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)) };
+  }
+  return out;
+}
+
+function relL2(a, ref) {
+  let d = 0, r = 0;
+  for (let i = 0; i < ref.length; i++) { d += (a[i] - ref[i]) ** 2; r += ref[i] ** 2; }
+  return Math.sqrt(d / r);
+}
+
+function maxAbs(a, ref) {
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) m = Math.max(m, Math.abs(a[i] - ref[i]));
+  return m;
+}
+
+// Bytes of the weight files of a diffusers folder.
+function weightBytes(dir) {
+  let n = 0;
+  for (const sub of ['text_encoder', 'unet', 'vae']) {
+    for (const f of fs.readdirSync(path.join(dir, sub))) if (f.endsWith('.safetensors')) n += fs.statSync(path.join(dir, sub, f)).size;
+  }
+  return n;
+}
+
+// tiny-sd15 from the local server on the WebGPU path, float32 weights, against
+// the diffusers golden ../shared/reference/golden/pipeline_dpmpp2m_cfg.safetensors
+// (DPM++ 2M, 4 steps, CFG 7.5, 128x128, its initial latents), within the
+// reference README's float32 bounds (final latents rel L2 <= 1e-4, image max
+// abs <= 1e-3). The same run checks that the engine streams the weights: its
+// wasm memory grows by far less than the weights it loads.
+const PIPELINE_GOLDEN = opt('--pipeline-golden', '');
+async function tinyGoldenOnWebGPU(s) {
+  const label = 'tiny-sd15 on WebGPU';
+  if (!MODELS_DIR || !PIPELINE_GOLDEN || !fs.existsSync(PIPELINE_GOLDEN)) {
+    skip(`${label}: golden pipeline_dpmpp2m_cfg`, 'no --models-dir / --pipeline-golden');
+    return;
+  }
+  const gold = readSafetensors(PIPELINE_GOLDEN);
+  const weights = weightBytes(MODELS_DIR);
+  const t0 = Date.now();
+  const r = await s.page.evaluate(async ({ url, latents }) => {
+    const { createPipeline } = await import('./wsd.js');
+    const sd = await createPipeline({ backend: 'webgpu', gpuWeights: 'f32', model: null });
+    try {
+      const before = sd.info.wasmMemoryBytes, t0 = performance.now();
+      await sd.loadModel(url);
+      const loaded = sd.info.wasmMemoryBytes, t1 = performance.now(), steps = [];
+      const img = await sd.generate({ prompt: 'a photograph of an astronaut riding a horse', negativePrompt: 'blurry',
+        steps: 4, guidance: 7.5, sampler: 'dpmpp_2m', width: 128, height: 128, previewEvery: 0,
+        initialLatents: new Float32Array(latents), returnLatents: true, returnFloatImage: true,
+        onProgress: () => steps.push(Math.round((performance.now() - t1) / 1000)) });
+      const times = `load ${Math.round((t1 - t0) / 1000)} s, steps done at ${steps.join(' ')} s, image at ${Math.round((performance.now() - t1) / 1000)} s`;
+      return { before, loaded, after: sd.info.wasmMemoryBytes, latents: Array.from(img.latents), image: Array.from(img.imageF32), times };
+    } catch (e) {
+      return { error: `${e.code}: ${e.message}` };
+    } finally {
+      sd.dispose();
+    }
+  }, { url: `${BASE}models/${path.basename(MODELS_DIR)}/`, latents: Array.from(gold.latents_init.data) });
+  check(`${label}: load and generate (4 steps, 128x128, f32 weights)`, !r.error, r.error || `${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.times}`);
+  if (r.error) return;
+  const lat = relL2(r.latents, gold.latents_final.data), img = maxAbs(r.image, gold.image.data);
+  check(`${label}: final latents match pipeline_dpmpp2m_cfg (rel L2 <= 1e-4)`, lat <= 1e-4, `rel L2 ${lat.toExponential(2)}`);
+  check(`${label}: image matches pipeline_dpmpp2m_cfg (max abs <= 1e-3)`, img <= 1e-3, `max abs ${img.toExponential(2)}`);
+  const MB = (x) => (x / 1048576).toFixed(1);
+  const grew = r.after - r.before;
+  check(`${label}: weights streamed, never whole in wasm memory (growth < 1/4 of the weights)`, grew < weights / 4,
+    `wasm memory ${MB(r.before)} -> ${MB(r.loaded)} (loaded) -> ${MB(r.after)} MiB (generated): +${MB(grew)} MiB for ${MB(weights)} MiB of weights`);
+}
+
 // ---- 1. the page with WebGPU (SwiftShader) ----------------------------------------------
 if (want('webgpu')) {
   await session('webgpu', WEBGPU, async (s) => {
@@ -298,12 +380,25 @@ if (want('webgpu')) {
         check('device lost: the engine restarts and generates again', ok && t.startsWith('Done'), `${t} ${await page.textContent('#notice-text')}`.slice(0, 200));
       }
     }
+    // in this session, not one of its own: a second browser and page would cost CI time
+    if (canGenerate && want('tinygolden')) await tinyGoldenOnWebGPU(s);
     if (!canGenerate) await page.screenshot({ path: path.join(OUT, 'screenshot.png') });
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     check('page: fits a phone screen (no sideways scrolling at 390 px)', !overflow);
     await page.screenshot({ path: path.join(OUT, 'screenshot-phone.png'), fullPage: true });
     check('page: no console errors', s.consoleErrors.length === 0, s.consoleErrors.slice(0, 3).join(' | '));
+  });
+}
+
+// ---- 1a. tiny-sd15 against its diffusers golden on WebGPU, weights streamed ----------------
+// (part of the webgpu session; on its own with --only tinygolden)
+if (ONLY && want('tinygolden') && !want('webgpu')) {
+  await session('webgpu-tiny', WEBGPU, async (s) => {
+    await s.page.goto(BASE);
+    await s.page.waitForFunction(() => document.documentElement.dataset.state !== 'starting', null, { timeout: 120000 });
+    await tinyGoldenOnWebGPU(s);
+    check('webgpu-tiny: no console errors', s.consoleErrors.length === 0, s.consoleErrors.slice(0, 3).join(' | '));
   });
 }
 
@@ -424,8 +519,14 @@ async function cpuFlows(s) {
       !/…$/.test(document.getElementById('model-name').textContent), null, { timeout: 120000 }).then(() => true, () => false);
     check('models: load a local model folder', local, `${await page.textContent('#model-name')} ${await page.textContent('#notice-text')}`.slice(0, 200));
     if (local) {
-      const l = await generateIn(page, { prompt: 'a cat', seed: 3, steps: 2, sampler: 'euler', width: 128, height: 128 });
+      // the same parameters as the URL run: the same model from both places must give the same image
+      const l = await generateIn(page, { prompt: 'a photo of a cat', seed: 1, steps: 2, sampler: 'euler', width: 128, height: 128 });
       check('models: the local folder model generates', l.ok, `${l.text} ${l.notice}`.slice(0, 200));
+      if (l.ok && t.ok) {
+        const a = decodePNG(t.png).rgb, b = decodePNG(l.png).rgb;
+        const diff = a.length === b.length ? maxAbs(a, b) : Infinity;
+        check('models: the URL and the local folder give the same image', diff === 0, `max |d| ${diff}`);
+      }
     }
   }
   // a wrong file: the message says what is wrong

@@ -155,13 +155,16 @@ static int progress_trampoline(void *user, int step, int total, const uint8_t *p
 
 /* Runs one generation. seed: < 0 for random (a double, so every JS integer
  * up to 2^53 passes exactly). sampler: wsd_sampler. init_image: RGB of
- * width x height or 0. Returns a wsd_status; on WSD_OK the image is read with
- * image_*() and released with image_free(). */
+ * width x height or 0. latents_init: the initial noise, float32
+ * [1,4,height/8,width/8], or 0 for the seed's (an exact-testing hook).
+ * Returns a wsd_status; on WSD_OK the image is read with image_*() and
+ * released with image_free(). */
 EXPORT(generate) int wsdjs_generate(wsd_context *ctx, const wsd_model *model,
                                     const char *prompt, const char *negative,
                                     int width, int height, int steps, float guidance,
                                     double seed, int sampler,
-                                    const uint8_t *init_image, float strength, int preview_every)
+                                    const uint8_t *init_image, float strength, int preview_every,
+                                    const float *latents_init)
 {
     wsd_image_free(&g_image);
     memset(&g_image, 0, sizeof g_image);
@@ -180,6 +183,7 @@ EXPORT(generate) int wsdjs_generate(wsd_context *ctx, const wsd_model *model,
     p.progress = progress_trampoline;
     p.progress_user = NULL;
     p.preview_every = preview_every;
+    p.latents_init = latents_init; /* testing: given initial noise [1,4,h/8,w/8] instead of the seed's */
     wsd_status s = wsd_generate(ctx, model, &p, &g_image);
     if (s != WSD_OK)
         set_message(wsd_last_error(ctx));
@@ -189,6 +193,9 @@ EXPORT(generate) int wsdjs_generate(wsd_context *ctx, const wsd_model *model,
 EXPORT(image_rgb) const uint8_t *wsdjs_image_rgb(void) { return g_image.rgb; }
 EXPORT(image_width) int wsdjs_image_width(void) { return g_image.width; }
 EXPORT(image_height) int wsdjs_image_height(void) { return g_image.height; }
+/* The last image's final latents [1,4,h/8,w/8] and float image [h,w,3] in [0,1] (for exact tests). */
+EXPORT(image_latents) const float *wsdjs_image_latents(void) { return g_image.latents; }
+EXPORT(image_f32) const float *wsdjs_image_f32(void) { return g_image.image_f32; }
 EXPORT(image_seed) double wsdjs_image_seed(void) { return (double)g_image.seed; }
 EXPORT(image_free) void wsdjs_image_free(void)
 {
