@@ -197,10 +197,12 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
     uint64_t piece = row && (4ull << 20) / (row * 4) ? (4ull << 20) / (row * 4) : 1;
     if ((piece * row) & 1) piece++;
     uint64_t piece_n = row ? piece * row : 1;
-    unsigned char *raw = malloc((size_t)(piece_n * src_es));
-    float *f = malloc((size_t)piece_n * sizeof *f);
-    uint16_t *h = type == WGL_F16P ? malloc((size_t)(piece_n + 1) * 2) : NULL;
-    if (!raw || !f || (type == WGL_F16P && !h)) {
+    /* stored as the GPU keeps it (f32 as f32, f16 as f16): uploaded as read, no conversion copy */
+    int direct = T->dtype == (type == WGL_F16P ? WSD_DT_F16 : WSD_DT_F32);
+    unsigned char *raw = malloc((size_t)(piece_n * src_es) + 4);
+    float *f = direct ? NULL : malloc((size_t)piece_n * sizeof *f);
+    uint16_t *h = type == WGL_F16P && !direct ? malloc((size_t)(piece_n + 1) * 2) : NULL;
+    if (!raw || (!direct && !f) || (type == WGL_F16P && !direct && !h)) {
         free(raw);
         free(f);
         free(h);
@@ -221,15 +223,17 @@ static wsd_status weight_resolve(void *user, const wg_graph *g, int t, int want_
             uint64_t pr = nr - p0 < piece ? nr - p0 : piece, pn = pr * row;
             st = wg_weight_read(g, t, (size_t)((r0 + p0) * row * src_es), raw, (size_t)(pn * src_es), err);
             if (st != WSD_OK) break;
-            wsd_convert_to_f32(T->dtype, raw, f, (size_t)pn);
-            const void *up = f;
-            if (type == WGL_F16P) {
-                if (T->dtype == WSD_DT_F16)
-                    memcpy(h, raw, (size_t)pn * 2);
-                else
+            const void *up = raw;
+            if (direct) {
+                memset(raw + pn * src_es, 0, 4); /* the pad of an odd last f16 piece */
+            } else {
+                wsd_convert_to_f32(T->dtype, raw, f, (size_t)pn);
+                up = f;
+                if (type == WGL_F16P) {
                     for (uint64_t i = 0; i < pn; i++) h[i] = wsd_f32_to_f16(f[i]);
-                h[pn] = 0; /* the pad of an odd last piece */
-                up = h;
+                    h[pn] = 0; /* the pad of an odd last piece */
+                    up = h;
+                }
             }
             st = gpu_buffer_write(be->dev, be->pools[index].buf, off + p0 * row * es, up, (pn * es + 3) & ~3ull, err);
         }
