@@ -15,11 +15,13 @@
  * Targets on one H100 (issue 5): UNet step <= 80 ms, VAE decode <= 120 ms,
  * 20-step image <= 2.5 s, peak GPU memory <= 2.6 GiB.
  *
- * usage: bench_gpu [--steps N] [--size PX] [--profile] [--tune FILE]
+ * usage: bench_gpu [--steps N] [--size PX] [--profile] [--tune FILE [--tune-only S]]
  *                  [--gpu-limits default] [--weights f16|f32] [--tiny]
  *   --profile     also time every kernel of the UNet step and the VAE decoder
  *   --tune FILE   first tune the hot operators of all three networks at this
  *                 size, write the database to FILE and use it
+ *   --tune-only S with --tune: only the signatures containing S (e.g.
+ *                 "attention", or a comma-separated list); the rest keep the shipped entries
  *   --tiny        tiny-sd15 widths instead of SD 1.5's (a smoke test for
  *                 machines without a GPU)
  * On a machine without a GPU set VK_ICD_FILENAMES to SwiftShader and use a
@@ -135,7 +137,7 @@ static wsd_status run_wait(wsd_backend *be, wsd_exec *ex, wsd_err *err)
 int main(int argc, char **argv)
 {
     int steps = 20, size = 512, profile = 0, default_limits = 0, tiny = 0;
-    const char *tune_out = NULL;
+    const char *tune_out = NULL, *tune_only = NULL;
     wsd_gpu_weights wts = WSD_GPU_WEIGHTS_F16;
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
         else if (!strcmp(argv[i], "--tune") && i + 1 < argc) tune_out = argv[++i];
+        else if (!strcmp(argv[i], "--tune-only") && i + 1 < argc) tune_only = argv[++i];
         else if (!strcmp(argv[i], "--gpu-limits") && i + 1 < argc) default_limits = !strcmp(argv[++i], "default");
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wts = !strcmp(argv[++i], "f32") ? WSD_GPU_WEIGHTS_F32 : WSD_GPU_WEIGHTS_F16;
         else DIE("unknown argument %s (see the comment at the top of bench/bench_gpu.c)", argv[i]);
@@ -221,7 +224,8 @@ int main(int argc, char **argv)
 
     if (tune_out) {
         wsd_tune_db *db = wsd_tune_db_load(NULL, 0);
-        wsd_tune_opts to = {30.0, 0, stdout};
+        /* --tune-only: the other signatures keep the shipped database's entries */
+        wsd_tune_opts to = {30.0, 0, stdout, tune_only};
         int n1 = 0, n2 = 0, n3 = 0;
         double t0 = now_ms();
         TRY(wsd_webgpu_tune_graph(be, gu, db, &to, &n1, &err));
@@ -386,11 +390,11 @@ int main(int argc, char **argv)
 
     if (profile) {
         printf("\nUNet step kernels:\n");
-        TRY(wsd_webgpu_profile(xu, stdout, &err));
+        TRY(wsd_webgpu_profile(xu, gu, stdout, &err));
         printf("\nVAE decoder kernels:\n");
-        TRY(wsd_webgpu_profile(xv, stdout, &err));
+        TRY(wsd_webgpu_profile(xv, gv, stdout, &err));
         printf("\ntext encoder kernels:\n");
-        TRY(wsd_webgpu_profile(xc, stdout, &err));
+        TRY(wsd_webgpu_profile(xc, gc, stdout, &err));
     }
     be->iface->exec_free(xc);
     be->iface->exec_free(xu);

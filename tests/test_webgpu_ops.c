@@ -304,6 +304,15 @@ static int b_gn_conv(wg_graph *g)
     int n = wg_group_norm(g, wg_scale(g, x, 2.0f, 1.0f), ga, be, 4, 1e-6f, 1);
     return wg_conv2d(g, n, wg_weight(g, "w", S(12, 8, 3, 3)), wg_weight(g, "b", S(12)), 1, 1, 1, 1, 1);
 }
+static int b_gn_conv_reuse(wg_graph *g) /* the norm's input read again: the conv applies the norm itself */
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 7, 9));
+    int ga = wg_weight(g, "gamma", S(8)), be = wg_weight(g, "beta", S(8));
+    int u = wg_scale(g, x, 2.0f, 1.0f);
+    int n = wg_group_norm(g, u, ga, be, 4, 1e-6f, 1);
+    int c = wg_conv2d(g, n, wg_weight(g, "w", S(8, 8, 3, 3)), wg_weight(g, "b", S(8)), 1, 1, 1, 1, 1);
+    return wg_add(g, c, u);
+}
 static int b_gn_conv1(wg_graph *g)
 {
     int x = wg_input(g, "in0", WSD_DT_F32, S(1, 16, 5, 6));
@@ -378,6 +387,7 @@ static const tcase cases[] = {
     {"linear", b_linear, "gemm"},
     {"linear 150 rows, no bias", b_linear_tall, "gemm"},
     {"group_norm+silu -> conv2d 3x3", b_gn_conv, "gemm"},
+    {"group_norm+silu -> conv2d 3x3, input reused", b_gn_conv_reuse, "gemm"},
     {"group_norm -> conv2d 1x1", b_gn_conv1, "gemm"},
     {"upsample x2 -> conv2d", b_up_conv, "gemm"},
     {"conv2d K=576, 4x4", b_conv_deep, "gemm"},
@@ -576,22 +586,34 @@ int main(int argc, char **argv)
         if (!cases[c].hot || (only && !strstr(cases[c].name, only))) continue;
         if (!strcmp(cases[c].hot, "gemm")) {
             for (int v = 0; v < n_gemm_variants; v++) {
-                if (!gemm_variant_fits(&gemm_variants[v], caps)) continue;
+                /* 3x3 stride-1 convolutions: the cases named "3x3", the upsampling one and K=576 */
+                int conv3s1 = strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample") ||
+                              strstr(cases[c].name, "K=576");
+                if (!gemm_variant_fits(&gemm_variants[v], caps) || !gemm_variant_applies(&gemm_variants[v], conv3s1))
+                    continue;
                 wsd_backend_webgpu_set_variant(gpu, gemm_variants[v].name);
                 check_case(cpu, gpu, c, 0, gemm_variants[v].name);
             }
             /* split-K (partial sums in scratch, then a reduction) */
-            static const char *const splits[] = {"m32n32k16t2x2/s2", "m64n64k16t4x4/s3", "m16n64k16t1x4/s8"};
+            static const char *const splits[] = {"m32n32k16t2x2/s2", "m64n64k16t4x4/s3", "m16n64k16t1x4/s8",
+                                                 "p128h8w16/s2", "p64h8w16/s3"};
+            int conv3s1 = strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample") ||
+                          strstr(cases[c].name, "K=576");
             for (size_t v = 0; v < sizeof splits / sizeof splits[0]; v++) {
+                if (splits[v][0] == 'p' && !conv3s1) continue;
                 wsd_backend_webgpu_set_variant(gpu, splits[v]);
                 check_case(cpu, gpu, c, 0, splits[v]);
             }
         } else if (!strcmp(cases[c].hot, "attn")) {
+            /* head sizes (d, dv) of the attention cases: variants that do not fit them would run the default */
+            uint32_t hd = 16, hdv = 16;
+            if (!strcmp(cases[c].name, "attention 4 heads")) hd = 4, hdv = 6;
+            if (!strcmp(cases[c].name, "attention 1 head, 72 channels")) hd = hdv = 72;
+            if (!strcmp(cases[c].name, "attention q=k=v")) hd = hdv = 4;
             for (int v = 0; v < n_attn_variants; v++) {
-                if (attn_variants[v].kind == ATTN_FAST) {
-                    /* needs the head sizes; the default caps fit every test shape but the widest */
-                    if (!strcmp(cases[c].name, "attention 1 head, 72 channels") && !attn_variant_fits2(&attn_variants[v], 72, 72, caps)) continue;
-                }
+                if ((attn_variants[v].kind == ATTN_FAST || attn_variants[v].kind == ATTN_REG) &&
+                    !attn_variant_fits2(&attn_variants[v], hd, hdv, caps))
+                    continue;
                 wsd_backend_webgpu_set_variant(gpu, attn_variants[v].name);
                 check_case(cpu, gpu, c, 0, attn_variants[v].name);
             }

@@ -25,6 +25,7 @@ typedef struct L {
     int *conv_up2;       /* conv reads its input through a 2x nearest upsampling */
     int *conv_gn;        /* conv reads its input through group norm node (or -1) */
     int *gn_into_conv;   /* group norm folded into conv node (or -1) */
+    int *gn_inplace;     /* group norm writes its result over its input (the next conv reads that) */
     int *lin_geglu;      /* linear whose output goes through a GEGLU folded into it */
     gemm_pick *conv_pick;
     uint64_t *gn_stats_off, *gn_coef_off;
@@ -378,6 +379,7 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
         kb_opnd_raw(&k, "cf", WGL_SCRATCH, 0, l->gn_coef_off[idx], N * C * 2 * 4, WGL_F32);
         WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
+        WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
         kb_u32(&k, "n", (uint32_t)(N * C));
         kb_u32(&k, "c", (uint32_t)C);
         kb_u32(&k, "cpg", (uint32_t)cpg);
@@ -393,7 +395,7 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb_const_u(&k, "WG", 256);
         kb_const_b(&k, "SILU", n->ip[1]);
         WSD_TRY(opnd_f32(l, &k, "x", n->in[0], s0 * seg_len * 4, len * 4));
-        WSD_TRY(opnd_f32(l, &k, "y", n->out, s0 * seg_len * 4, len * 4));
+        WSD_TRY(opnd_f32(l, &k, "y", l->gn_inplace[idx] ? n->in[0] : n->out, s0 * seg_len * 4, len * 4));
         WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
         WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
         kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
@@ -411,14 +413,20 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
 
 /* ---- conv2d and linear ---- */
 
-static gemm_pick pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n, uint64_t batch, uint64_t k)
+static gemm_pick pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n, uint64_t batch, uint64_t k, int conv3s1)
 {
     gemm_pick p = gemm_pick_parse(tune(l, sig));
-    if (p.v && gemm_variant_fits(p.v, l->caps)) return p;
+    if (p.v && gemm_variant_fits(p.v, l->caps) && gemm_variant_applies(p.v, conv3s1)) return p;
     p.v = gemm_variant_default(m, n, l->caps->is_cpu);
     if (!gemm_variant_fits(p.v, l->caps)) p.v = gemm_variant_find("m32n32k16t2x2");
     p.split = l->caps->is_cpu ? 1 : gemm_auto_split(p.v, m, n, batch, k);
     return p;
+}
+
+uint32_t wgl_split_cap(uint32_t nsplit, uint64_t ny)
+{
+    while (nsplit > 1 && (uint64_t)nsplit * ny * 4 > WGL_SPLITK_MAX_BYTES) nsplit--;
+    return nsplit;
 }
 
 /* the split-K reduction: y = bias + sum of the partials */
@@ -466,7 +474,7 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                         (unsigned long long)H, (unsigned long long)Wd);
     if (cc > Ci) cc = Ci;
     if (oc > Co) oc = Co;
-    uint32_t nsplit = (whole && !v->ref) ? pk.split : 1;
+    uint32_t nsplit = (whole && !v->ref) ? wgl_split_cap(pk.split, N * Co * Ho * Wo) : 1;
     uint64_t K = Ci * kh * kw, kper = K;
     if (nsplit > 1) {
         kper = ((K + nsplit - 1) / nsplit + v->bk - 1) / v->bk * v->bk;
@@ -482,7 +490,7 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                 uint64_t nbatch = whole ? N : 1;
                 int acc = ci0 > 0;
                 kb k;
-                kb_init(&k, v->ref ? "conv_ref" : "conv", v->name);
+                kb_init(&k, v->ref ? "conv_ref" : v->patch ? "convp" : "conv", v->name);
                 if (v->ref) {
                     kb_const_u(&k, "WG", 64);
                 } else {
@@ -497,6 +505,10 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                     kb_const_b(&k, "UP2", up2);
                     kb_const_b(&k, "NORM", gn >= 0);
                     kb_const_b(&k, "NSILU", gn >= 0 && l->pg.nodes[gn].ip[1]);
+                    if (v->patch) {
+                        kb_const_u(&k, "TH", v->th);
+                        kb_const_u(&k, "TW", v->tw);
+                    }
                 }
                 kb_const_u(&k, "KH", (uint32_t)kh);
                 kb_const_u(&k, "KW", (uint32_t)kw);
@@ -509,13 +521,10 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                     WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
                 else
                     kb_stub(&k, "bias");
-                if (gn >= 0) {
+                if (gn >= 0)
                     kb_opnd_raw(&k, "gn", WGL_SCRATCH, 0, l->gn_coef_off[gn], N * Ci * 2 * 4, WGL_F32);
-                    WSD_TRY(opnd_whole(l, &k, "beta", l->pg.nodes[gn].in[2]));
-                } else if (!v->ref) {
+                else if (!v->ref)
                     kb_stub(&k, "gn");
-                    kb_stub(&k, "beta");
-                }
                 if (nsplit > 1) {
                     kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, part_off, (uint64_t)nsplit * ny * 4, WGL_F32);
                     kb_stub(&k, "y");
@@ -545,6 +554,9 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                 }
                 if (v->ref)
                     kb_grid_flat(&k, (nbatch * nco * Ho * Wo + 63) / 64, l->maxdim);
+                else if (v->patch)
+                    kb_grid(&k, (uint32_t)(((Ho + v->th - 1) / v->th) * ((Wo + v->tw - 1) / v->tw)),
+                            (uint32_t)((nco + v->bm - 1) / v->bm), (uint32_t)(nbatch * nsplit));
                 else
                     kb_grid(&k, (uint32_t)((Ho * Wo + v->bn - 1) / v->bn), (uint32_t)((nco + v->bm - 1) / v->bm),
                             (uint32_t)(nbatch * nsplit));
@@ -563,14 +575,14 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
     int geglu = l->lin_geglu[idx];
     char sig[200];
     wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
-    gemm_pick pk = pick_gemm(l, sig, M, N, 1, K);
+    gemm_pick pk = pick_gemm(l, sig, M, N, 1, K, 0);
     const gemm_variant *v = pk.v;
     uint64_t Nout = geglu ? N / 2 : N; /* columns of y */
     uint64_t rmax = l->maxsub / (4 * (K > N ? K : N));
     if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: linear rows exceed one binding");
     for (uint64_t r0 = 0; r0 < M; r0 += rmax) {
         uint64_t nr = M - r0 < rmax ? M - r0 : rmax;
-        uint32_t nsplit = (!v->ref && nr == M && !geglu) ? pk.split : 1;
+        uint32_t nsplit = (!v->ref && nr == M && !geglu) ? wgl_split_cap(pk.split, nr * N) : 1;
         uint64_t kper = K;
         if (nsplit > 1) {
             kper = ((K + nsplit - 1) / nsplit + v->bk - 1) / v->bk * v->bk;
@@ -641,6 +653,7 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
             v->kind == ATTN_REF     ? "attn_ref"
             : v->kind == ATTN_TILED ? "attn_tiled"
             : v->kind == ATTN_FAST  ? "attn_fast"
+            : v->kind == ATTN_REG   ? "attn_reg"
                                     : "attn",
             v->name);
     kb_const_u(&k, "D", (uint32_t)D);
@@ -648,6 +661,15 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
     kb_const_b(&k, "CAUSAL", causal);
     if (v->kind == ATTN_REF) {
         kb_const_u(&k, "WG", 64);
+    } else if (v->kind == ATTN_REG) {
+        attn_reg_consts c;
+        attn_reg_constants(v, (uint32_t)D, (uint32_t)DV, &c);
+        kb_const_u(&k, "BQ", v->bq);
+        kb_const_u(&k, "RQ", v->rq);
+        kb_const_u(&k, "KS", v->ks);
+        kb_const_u(&k, "BKV", v->bkv);
+        kb_const_u(&k, "KC", c.kc);
+        kb_const_u(&k, "SMN", c.smn);
     } else if (v->kind == ATTN_TILED || v->kind == ATTN_FAST) {
         attn_tiling t;
         attn_tiled_constants(v, (uint32_t)DV, &t);
@@ -940,7 +962,7 @@ static wsd_status prepass(L *l)
         wgl_node_signature(g, c, l->o->weights_f16, sig, sizeof sig);
         uint64_t K = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
         l->conv_pick[i] = pick_gemm(l, sig, (uint64_t)Wt->shape[0], (uint64_t)(Y->shape[2] * Y->shape[3]),
-                                    (uint64_t)X->shape[0], K);
+                                    (uint64_t)X->shape[0], K, Wt->shape[2] == 3 && Wt->shape[3] == 3 && c->ip[0] == 1);
         if (l->conv_pick[i].v->ref || l->o->no_fusion) continue;
         int x = c->in[0];
         int pn = X->producer;
@@ -954,8 +976,16 @@ static wsd_status prepass(L *l)
             l->conv_up2[i] = 1;
             l->skip[pn] = 1;
         } else if (u->op == WG_OP_GROUP_NORM && U->ndim == 4) {
-            l->conv_gn[i] = pn;
-            l->gn_into_conv[pn] = i;
+            int ui = u->in[0];
+            if (readers[ui] == 1 && U->kind == WG_VALUE && !U->is_output && U->view_of < 0) {
+                /* the norm's input has no other reader: normalise it in
+                 * place, and the conv reads it as is (cheaper than applying
+                 * the norm per im2col element, at no extra memory) */
+                l->gn_inplace[pn] = 1;
+            } else {
+                l->conv_gn[i] = pn;
+                l->gn_into_conv[pn] = i;
+            }
         } else {
             continue;
         }
@@ -983,7 +1013,7 @@ static wsd_status prepass(L *l)
         if (N2 % 2 || M * (N2 / 2) * 4 > l->maxsub || M * K * 4 > l->maxsub) continue;
         char sig[200];
         wgl_node_signature(g, ln, l->o->weights_f16, sig, sizeof sig);
-        gemm_pick pk = pick_gemm(l, sig, M, N2, 1, K);
+        gemm_pick pk = pick_gemm(l, sig, M, N2, 1, K, 0);
         if (pk.v->ref || pk.v->tn % 2) continue;
         /* the linear now produces the geglu's output; the geglu node keeps
          * only the dead product (never allocated) */
@@ -1065,6 +1095,7 @@ static void lower_free(L *l)
     free(l->conv_up2);
     free(l->conv_gn);
     free(l->gn_into_conv);
+    free(l->gn_inplace);
     free(l->lin_geglu);
     free(l->conv_pick);
     free(l->gn_stats_off);
@@ -1112,12 +1143,13 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
     l.conv_up2 = calloc(nn, sizeof *l.conv_up2);
     l.conv_gn = calloc(nn, sizeof *l.conv_gn);
     l.gn_into_conv = calloc(nn, sizeof *l.gn_into_conv);
+    l.gn_inplace = calloc(nn, sizeof *l.gn_inplace);
     l.lin_geglu = calloc(nn, sizeof *l.lin_geglu);
     l.conv_pick = calloc(nn, sizeof *l.conv_pick);
     l.gn_stats_off = calloc(nn, sizeof *l.gn_stats_off);
     l.gn_coef_off = calloc(nn, sizeof *l.gn_coef_off);
     wsd_status st = WSD_OK;
-    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.lin_geglu || !l.conv_pick || !l.gn_stats_off ||
+    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.gn_inplace || !l.lin_geglu || !l.conv_pick || !l.gn_stats_off ||
         !l.gn_coef_off)
         st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
     else

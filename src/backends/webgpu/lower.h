@@ -40,6 +40,9 @@ enum { WGL_F32 = 0, WGL_I32, WGL_F16P };
 #define WGL_PARAM_BYTES 256 /* one uniform block per dispatch */
 #define WGL_MAX_BINDINGS 10
 #define WGL_MAX_PARTS 8
+/* Split-K partial sums (nsplit x the output, in scratch) are kept within
+ * this many bytes: more slices are cut back (GPU memory target of issue 5). */
+#define WGL_SPLITK_MAX_BYTES (40ull << 20)
 
 typedef struct wgl_bind {
     uint32_t binding; /* @binding(n) */
@@ -149,6 +152,9 @@ int wgl_node_signature(const wg_graph *g, const wg_node *n, int weights_f16, cha
 
 /* The arena chunk size used for these caps (multiple of 256). */
 uint64_t wgl_chunk_bytes(const gpu_caps *caps);
+
+/* nsplit cut back so that nsplit partial outputs of ny floats fit WGL_SPLITK_MAX_BYTES. */
+uint32_t wgl_split_cap(uint32_t nsplit, uint64_t ny);
 
 /* Spec-default limits (what --gpu-limits default gives), for planning tests. */
 void wgl_default_caps(gpu_caps *caps);

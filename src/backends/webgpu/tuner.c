@@ -180,6 +180,24 @@ static double rel_l2(const float *a, const float *b, size_t n)
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+/* whether sig contains one of the comma-separated texts of `only` */
+static int sig_selected(const char *sig, const char *only)
+{
+    for (const char *p = only; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char tok[64];
+        if (n > 0 && n < sizeof tok) {
+            memcpy(tok, p, n);
+            tok[n] = 0;
+            if (strstr(sig, tok)) return 1;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
 wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
                                  int *n_tuned, wsd_err *err)
 {
@@ -212,6 +230,7 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
         }
         n_seen++;
         if (o && o->skip_known && wsd_tune_db_lookup(db, key, sig)) continue;
+        if (o && o->only && !sig_selected(sig, o->only)) continue;
         rnd_weights w;
         memset(&w, 0, sizeof w);
         w.state = 0x5EEDull + (uint64_t)i * 7919u;
@@ -223,11 +242,11 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
         }
         inputs in;
         make_inputs(one, &in, 0xABCDEFull + (uint64_t)i);
-        const char *names[48];
-        char split_names[24][48];
+        const char *names[64];
+        char split_names[24][48], more_names[12][48];
         int nv = 0, ns = 0;
+        uint64_t gm = 0, gn = 0, gb = 0, gk = 0;
         if (fam == WGL_HOT_GEMM) {
-            uint64_t gm, gn, gb, gk;
             const wg_tensor *X = &g->t[n->in[0]], *Wt = &g->t[n->in[1]], *Y = &g->t[n->out];
             if (n->op == WG_OP_CONV2D) {
                 gm = (uint64_t)Wt->shape[0];
@@ -240,10 +259,12 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
                 gn = (uint64_t)Wt->shape[0];
                 gb = 1;
             }
+            int conv3s1 = n->op == WG_OP_CONV2D && Wt->shape[2] == 3 && Wt->shape[3] == 3 && n->ip[0] == 1;
             for (int v = 0; v < n_gemm_variants && nv < 46; v++) {
-                if (!gemm_variant_fits(&gemm_variants[v], caps)) continue;
+                if (!gemm_variant_fits(&gemm_variants[v], caps) || !gemm_variant_applies(&gemm_variants[v], conv3s1))
+                    continue;
                 names[nv++] = gemm_variants[v].name;
-                uint32_t sp = gemm_auto_split(&gemm_variants[v], gm, gn, gb, gk);
+                uint32_t sp = wgl_split_cap(gemm_auto_split(&gemm_variants[v], gm, gn, gb, gk), gm * gn * gb);
                 if (sp > 1 && ns < 24 && nv < 46) { /* and with split-K */
                     snprintf(split_names[ns], sizeof split_names[ns], "%s/s%u", gemm_variants[v].name, sp);
                     names[nv++] = split_names[ns++];
@@ -264,7 +285,33 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
         const char *best_name = NULL;
         char note[1024] = "";
         size_t note_len = 0;
-        for (int v = 0; v < nv && st == WSD_OK; v++) {
+        int extended = 0;
+        for (int v = 0; st == WSD_OK; v++) {
+            if (v == nv) {
+                /* second pass (gemm): the best tile variant with other split-K
+                 * counts (non-powers of two too: the grid's fit to the
+                 * device's multiprocessors decides) */
+                if (fam != WGL_HOT_GEMM || extended || !best_name) break;
+                extended = 1;
+                gemm_pick bp = gemm_pick_parse(best_name);
+                if (!bp.v || bp.v->ref) break;
+                static const uint32_t cand_s[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+                uint64_t wgs = ((gm + bp.v->bm - 1) / bp.v->bm) * ((gn + bp.v->bn - 1) / bp.v->bn) * gb;
+                int nm = 0;
+                for (size_t c = 0; c < sizeof cand_s / sizeof cand_s[0] && nm < 12 && nv < 64; c++) {
+                    uint32_t sp = cand_s[c];
+                    if (sp == bp.split || gk / sp < 64 || wgs * sp > 4096 || wgl_split_cap(sp, gm * gn * gb) != sp)
+                        continue;
+                    if (sp == 1)
+                        snprintf(more_names[nm], sizeof more_names[nm], "%s", bp.v->name);
+                    else
+                        snprintf(more_names[nm], sizeof more_names[nm], "%s/s%u", bp.v->name, sp);
+                    int seen_already = 0;
+                    for (int q = 0; q < nv && !seen_already; q++) seen_already = !strcmp(names[q], more_names[nm]);
+                    if (!seen_already) names[nv++] = more_names[nm++];
+                }
+                if (v == nv) break;
+            }
             double ms = 0;
             float **dst = v == 0 ? &ref : &cand;
             wsd_err e2;
@@ -323,9 +370,39 @@ static int cmp_prof(const void *a, const void *b)
     return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
 }
 
-wsd_status wsd_webgpu_profile(wsd_exec *ex, FILE *out, wsd_err *err)
+/* operator classes of the profile's summary, and a node's floating-point
+ * operations (multiply-adds count two) */
+enum { PC_CONV3, PC_CONV1, PC_LINEAR, PC_ATTN, PC_GN, PC_OTHER, PC_N };
+static const char *const pc_name[PC_N] = {"conv2d 3x3", "conv2d 1x1", "linear", "attention", "group norm",
+                                          "the rest (element-wise, layer norm, copies, ...)"};
+static int op_class(const wg_graph *g, int node, double *flops)
+{
+    *flops = 0;
+    if (!g || node < 0 || node >= g->n_nodes) return PC_OTHER;
+    const wg_node *n = &g->nodes[node];
+    if (n->op == WG_OP_CONV2D) {
+        const wg_tensor *W = &g->t[n->in[1]], *Y = &g->t[n->out];
+        *flops = 2.0 * (double)wg_numel(Y) * (double)(W->shape[1] * W->shape[2] * W->shape[3]);
+        return W->shape[2] * W->shape[3] > 1 ? PC_CONV3 : PC_CONV1;
+    }
+    if (n->op == WG_OP_LINEAR) {
+        const wg_tensor *X = &g->t[n->in[0]], *W = &g->t[n->in[1]];
+        *flops = 2.0 * (double)wg_numel(X) * (double)W->shape[0];
+        return PC_LINEAR;
+    }
+    if (n->op == WG_OP_ATTENTION) {
+        const wg_tensor *Q = &g->t[n->in[0]], *K = &g->t[n->in[1]], *V = &g->t[n->in[2]];
+        *flops = 2.0 * (double)(Q->shape[0] * Q->shape[1]) * (double)K->shape[1] * (double)(Q->shape[2] + V->shape[2]);
+        return PC_ATTN;
+    }
+    return n->op == WG_OP_GROUP_NORM ? PC_GN : PC_OTHER;
+}
+
+wsd_status wsd_webgpu_profile(wsd_exec *ex, const wg_graph *g, FILE *out, wsd_err *err)
 {
     const wgl_prog *p = wsd_webgpu_exec_prog(ex);
+    double cls_ms[PC_N] = {0}, cls_flops[PC_N] = {0};
+    char *counted = g ? calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1) : NULL;
     prof_row *rows = calloc((size_t)p->n_pipes + 1, sizeof *rows);
     if (!rows) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "profile: out of memory");
     for (int i = 0; i < p->n_pipes; i++) rows[i].name = p->pipes[i].name;
@@ -346,6 +423,41 @@ wsd_status wsd_webgpu_profile(wsd_exec *ex, FILE *out, wsd_err *err)
         rows[r].ms += ms;
         rows[r].count++;
         total += ms;
+        double fl;
+        int pc = op_class(g, p->cmds[i].node, &fl);
+        cls_ms[pc] += ms;
+        int nd = p->cmds[i].node;
+        if (counted && nd >= 0 && nd < g->n_nodes && !counted[nd]) { /* a node's flops once, however many commands */
+            counted[nd] = 1;
+            cls_flops[pc] += fl;
+        }
+    }
+    if (st == WSD_OK && g) {
+        fprintf(out, "by operator class (kernels timed alone):\n");
+        for (int c = 0; c < PC_N; c++) {
+            if (cls_ms[c] <= 0) continue;
+            fprintf(out, "  %8.2f ms %5.1f%%  %-48s", cls_ms[c], 100.0 * cls_ms[c] / total, pc_name[c]);
+            if (cls_flops[c] > 0)
+                fprintf(out, " %8.1f GFLOP %7.0f GFLOP/s", cls_flops[c] * 1e-9, cls_flops[c] * 1e-6 / cls_ms[c]);
+            fprintf(out, "\n");
+        }
+    }
+    free(counted);
+    if (st == WSD_OK && getenv("WSD_PROFILE_DETAIL")) { /* every dispatch: time, kernel, grid, first parameters */
+        for (int i = 0; i < p->n_cmds && st == WSD_OK; i++) {
+            const wgl_cmd *c = &p->cmds[i];
+            if (c->kind != WGL_CMD_DISPATCH) continue;
+            st = wsd_webgpu_exec_run_range(ex, i, 1, 3, err);
+            double t0 = now_ms();
+            if (st == WSD_OK) st = wsd_webgpu_exec_run_range(ex, i, 1, 10, err);
+            double ms = (now_ms() - t0) / 10;
+            uint32_t pv[12];
+            memcpy(pv, p->params + c->param_off, sizeof pv);
+            fprintf(out, "  cmd %4d %8.3f ms  %-26s grid %u,%u,%u  params", i, ms, p->pipes[c->pipe].name, c->grid[0],
+                    c->grid[1], c->grid[2]);
+            for (int j = 0; j < 12; j++) fprintf(out, " %u", pv[j]);
+            fprintf(out, "\n");
+        }
     }
     if (st == WSD_OK) {
         qsort(rows, (size_t)p->n_pipes + 1, sizeof *rows, cmp_prof);

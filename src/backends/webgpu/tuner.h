@@ -20,6 +20,7 @@ typedef struct wsd_tune_opts {
     double target_ms;  /* time each variant for about this long (default 30) */
     int skip_known;    /* keep signatures the database already has */
     FILE *log;         /* progress lines (may be NULL) */
+    const char *only;  /* tune only signatures containing one of these comma-separated texts (NULL: all) */
 } wsd_tune_opts;
 
 /* Tunes the hot operators of `g` on backend `be` (a WebGPU backend whose
@@ -29,7 +30,10 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
                                  int *n_tuned, wsd_err *err);
 
 /* Times every command of a compiled exec on its own and prints the time per
- * kernel (pipeline) name, sorted, with the share of the total. */
-wsd_status wsd_webgpu_profile(wsd_exec *ex, FILE *out, wsd_err *err);
+ * kernel (pipeline) name, sorted, with the share of the total; with the
+ * exec's graph `g` (may be NULL) also per operator class with GFLOP/s.
+ * WSD_PROFILE_DETAIL=1 adds a line per dispatch (time, kernel, grid,
+ * parameters). */
+wsd_status wsd_webgpu_profile(wsd_exec *ex, const wg_graph *g, FILE *out, wsd_err *err);
 
 #endif

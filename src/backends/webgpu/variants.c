@@ -5,51 +5,49 @@
 #include <string.h>
 
 const gemm_variant gemm_variants[] = {
-    {"ref", 1, 0, 0, 0, 0, 0, 0},
-    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0},
-    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0},
-    {"m32n64k16t2x4", 0, 32, 64, 16, 2, 4, 0},
-    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0},
-    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0},
-    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0},
-    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0},
-    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0},
-    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0},
-    {"m128n128k16t8x8", 0, 128, 128, 16, 8, 8, 0},
-    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0},
-    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1},
-    {"m128n128k16v", 0, 128, 128, 16, 8, 8, 1},
-    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1},
-    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1},
-    {"m64n64k16v", 0, 64, 64, 16, 8, 8, 1},
+    {"ref", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0, 0, 0, 0},
+    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0, 0, 0, 0},
+    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0, 0, 0, 0},
+    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0, 0, 0, 0},
+    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0, 0, 0, 0},
+    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0, 0, 0, 0},
+    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0, 0, 0, 0},
+    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0, 0, 0, 0},
+    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0, 0, 0, 0},
+    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0},
+    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0},
+    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0},
+    {"p128h8w16", 0, 128, 128, 36, 8, 8, 1, 1, 8, 16},
+    {"p64h8w16", 0, 64, 128, 36, 8, 8, 1, 1, 8, 16},
 };
 const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
 
 const attn_variant attn_variants[] = {
-    {"ref", ATTN_REF, 0, 0, 0},
-    {"q16k32t64", ATTN_FLASH, 16, 32, 64},
-    {"q32k32t128", ATTN_FLASH, 32, 32, 128},
-    {"q16k32t128", ATTN_FLASH, 16, 32, 128},
-    {"q32k64t128", ATTN_FLASH, 32, 64, 128},
-    {"q16k64t256", ATTN_FLASH, 16, 64, 256},
-    {"q16k32t256", ATTN_FLASH, 16, 32, 256},
-    {"q64k32t256", ATTN_FLASH, 64, 32, 256},
-    {"q32k32t256", ATTN_FLASH, 32, 32, 256},
-    {"t32x64", ATTN_TILED, 32, 64, 0},
-    {"t64x64", ATTN_TILED, 64, 64, 0},
-    {"t32x32", ATTN_TILED, 32, 32, 0},
-    {"t16x64", ATTN_TILED, 16, 64, 0},
-    {"t64x32", ATTN_TILED, 64, 32, 0},
-    {"t64x128", ATTN_TILED, 64, 128, 0},
-    {"t16x256", ATTN_TILED, 16, 256, 0},
-    {"t32x128", ATTN_TILED, 32, 128, 0},
-    {"t16x128", ATTN_TILED, 16, 128, 0},
-    {"f64x32", ATTN_FAST, 64, 32, 0},
-    {"f64x64", ATTN_FAST, 64, 64, 0},
-    {"f32x64", ATTN_FAST, 32, 64, 0},
-    {"f128x32", ATTN_FAST, 128, 32, 0},
-    {"f32x32", ATTN_FAST, 32, 32, 0},
-    {"f64x16", ATTN_FAST, 64, 16, 0},
+    {"ref", ATTN_REF, 0, 0, 0, 0, 0},
+    {"q16k32t64", ATTN_FLASH, 16, 32, 64, 0, 0},
+    {"q16k32t128", ATTN_FLASH, 16, 32, 128, 0, 0},
+    {"q16k32t256", ATTN_FLASH, 16, 32, 256, 0, 0},
+    {"t32x64", ATTN_TILED, 32, 64, 0, 0, 0},
+    {"t64x64", ATTN_TILED, 64, 64, 0, 0, 0},
+    {"t64x32", ATTN_TILED, 64, 32, 0, 0, 0},
+    {"t64x128", ATTN_TILED, 64, 128, 0, 0, 0},
+    {"t16x256", ATTN_TILED, 16, 256, 0, 0, 0},
+    {"t32x128", ATTN_TILED, 32, 128, 0, 0, 0},
+    {"t16x128", ATTN_TILED, 16, 128, 0, 0, 0},
+    {"f64x32", ATTN_FAST, 64, 32, 0, 0, 0},
+    {"f64x64", ATTN_FAST, 64, 64, 0, 0, 0},
+    {"f32x64", ATTN_FAST, 32, 64, 0, 0, 0},
+    {"g64s4b64", ATTN_REG, 64, 64, 0, 1, 4},
+    {"g64s4b128", ATTN_REG, 64, 128, 0, 1, 4},
+    {"g128s2b64", ATTN_REG, 128, 64, 0, 1, 2},
+    {"g32s8b128", ATTN_REG, 32, 128, 0, 1, 8},
+    {"g128s2b128", ATTN_REG, 128, 128, 0, 1, 2},
+    {"g64s2b128", ATTN_REG, 64, 128, 0, 1, 2},
+    {"g64s2b32", ATTN_REG, 64, 32, 0, 1, 2},
+    {"g64s4b128c32", ATTN_REG, 64, 128, 32, 1, 4},
+    {"g128s2b128c32", ATTN_REG, 128, 128, 32, 1, 2},
+    {"g64s4b128c8", ATTN_REG, 64, 128, 8, 1, 4},
 };
 const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
 
@@ -103,10 +101,17 @@ const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu)
     return gemm_variant_find("m128n128k8t8x8");
 }
 
+int gemm_variant_applies(const gemm_variant *v, int conv3s1) { return !v->patch || conv3s1; }
+
 int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
 {
     if (v->ref) return 1;
     uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+    if (v->patch) { /* As: BK x (BM + 4); three kx-shifted copies of a CB x (TH + 2) x TW patch */
+        uint64_t cb = v->bk / 9, smem = 4ull * v->bk * (v->bm + 4) + 12ull * cb * (v->th + 2) * v->tw;
+        return v->vec4 && v->bk % 9 == 0 && v->th * v->tw == v->bn && v->tw % 4 == 0 && (v->bn / 2) % v->tw == 0 &&
+               nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && smem <= caps->max_workgroup_storage;
+    }
     if (v->vec4 && (v->tm != 8 || v->tn != 8)) return 0;
     if ((v->bm * v->bk) % nt || (v->bk * v->bn) % nt) return 0; /* whole tile elements per thread */
     return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
@@ -129,9 +134,7 @@ void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t)
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
 {
     if (v->kind == ATTN_REF) return dv <= 1024;
-    if (v->kind == ATTN_FAST) { /* needs D too: attn_fast_fits */
-        return 0;
-    }
+    if (v->kind == ATTN_FAST || v->kind == ATTN_REG) return 0; /* need D too: attn_variant_fits2 */
     if (v->kind == ATTN_TILED) {
         attn_tiling t;
         attn_tiled_constants(v, dv, &t);
@@ -145,8 +148,25 @@ int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
            (uint64_t)(v->bq * v->bkv + 3 * v->bq) * 4 <= caps->max_workgroup_storage;
 }
 
+void attn_reg_constants(const attn_variant *v, uint32_t d, uint32_t dv, attn_reg_consts *c)
+{
+    uint32_t kps = v->ks ? v->bkv / v->ks : 0;
+    c->nt = v->rq ? (v->bq / v->rq) * v->ks : 0;
+    c->kc = v->nt ? v->nt : kps < 16 ? kps : 16;
+    uint32_t kv = v->bkv * (d + dv) / 4, out = v->bq * dv / 4;
+    c->smn = kv > out ? kv : out;
+}
+
 int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu_caps *caps)
 {
+    if (v->kind == ATTN_REG) {
+        attn_reg_consts c;
+        attn_reg_constants(v, d, dv, &c);
+        /* the rows' Q and output live in registers: keep them to ~192 floats */
+        return d % 4 == 0 && dv % 4 == 0 && v->rq * (d + dv) <= 192 && c.kc && (v->bkv / v->ks) % c.kc == 0 &&
+               v->bq % v->rq == 0 && c.nt <= caps->max_invocations && c.nt <= caps->max_workgroup_size_x &&
+               16ull * c.smn + 8ull * v->ks * v->bq <= caps->max_workgroup_storage;
+    }
     if (v->kind != ATTN_FAST) return attn_variant_fits(v, dv, caps);
     attn_tiling t;
     attn_tiled_constants(v, dv, &t);

@@ -15,18 +15,37 @@ typedef struct gemm_variant {
     int ref; /* one thread per output, no tiling */
     uint32_t bm, bn, bk, tm, tn;
     int vec4; /* TM = TN = 8 as 2x2 blocks of 4x4, vec4 tile reads (names end in 'v') */
+    /* convp.wgsl (names "p..."): 3x3 stride-1 convolutions only, as 9
+     * shifted GEMMs over a TH x TW pixel tile whose input patch (with its
+     * halo, group norm applied) is staged once per BK/9 input channels */
+    int patch;
+    uint32_t th, tw;
 } gemm_variant;
 
 /* attention: BQ queries per workgroup, BKV keys per block, NT threads.
  * kind ATTN_REF: one thread per query row, the CPU reference's loop;
  * ATTN_FLASH: attn.wgsl (scores straight from global memory, any head size);
  * ATTN_TILED: attn_tiled.wgsl (register-tiled Q K^T and P V; NT derived). */
-enum { ATTN_REF = 0, ATTN_FLASH, ATTN_TILED, ATTN_FAST /* attn_fast.wgsl: Q, K and V blocks in workgroup memory */ };
+enum {
+    ATTN_REF = 0,
+    ATTN_FLASH,
+    ATTN_TILED,
+    ATTN_FAST, /* attn_fast.wgsl: Q, K and V blocks in workgroup memory */
+    ATTN_REG   /* attn_reg.wgsl: whole query rows per thread in registers; RQ rows, KS key splits */
+};
 typedef struct attn_variant {
     const char *name;
     int kind;
-    uint32_t bq, bkv, nt;
+    uint32_t bq, bkv, nt; /* ATTN_REG: nt = keys per score chunk (0: min(16, BKV / KS)) */
+    uint32_t rq, ks;      /* ATTN_REG only */
 } attn_variant;
+
+/* attn_reg.wgsl's derived constants: threads, keys per score chunk, and
+ * workgroup vec4s (K + V block, or the outputs at the end) */
+typedef struct attn_reg_consts {
+    uint32_t nt, kc, smn;
+} attn_reg_consts;
+void attn_reg_constants(const attn_variant *v, uint32_t d, uint32_t dv, attn_reg_consts *c);
 
 /* attn_tiled.wgsl's derived constants for a head size */
 typedef struct attn_tiling {
@@ -65,6 +84,9 @@ uint32_t gemm_auto_split(const gemm_variant *v, uint64_t m, uint64_t n, uint64_t
 const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu);
 /* Whether a variant can run on a device with these limits. */
 int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps);
+/* Whether a variant applies to an operator: patch variants take only 3x3
+ * stride-1 convolutions (conv3s1 nonzero). */
+int gemm_variant_applies(const gemm_variant *v, int conv3s1);
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps);
 /* attn_variant_fits with the key/query head size (ATTN_FAST keeps whole
  * blocks of Q, K and V in workgroup memory). */

@@ -10,9 +10,11 @@
 //         sums, without bias, to part[s * pstride + ...]; splitk_reduce.wgsl
 //         adds them up), UP2 (the input is read through a 2x nearest
 //         upsampling: h, w are the upsampled sizes, sw the stored width),
-//         NORM/NSILU (the input is read through a group norm: (x - mean) *
-//         ga + beta[ci], SiLU after when NSILU; mean/ga per (b, ci) at
-//         gn[2 * (b * ci + c)] from gn_coef.wgsl)
+//         NORM/NSILU (the input is read through a group norm: x * scale +
+//         shift, SiLU after when NSILU; scale/shift per (b, ci) at
+//         gn[2 * (b * ci + c)] from gn_coef.wgsl. The raw input and its
+//         coefficients are prefetched; the arithmetic happens when the tile
+//         is stored, so the loads' latency hides behind a k-step's math)
 // params: ci, h, w, co, ho, wo, pad_t, pad_l, xbs, ybs (batch strides),
 //         wstride (weights per output channel), wk0, co0, nsplit, kper,
 //         pstride, sw
@@ -55,17 +57,19 @@ fn load_a(e: u32, k0: u32, m0: u32, K: u32) -> f32 {
   return 0.0;
 }
 
-// One element of the im2col tile: row k0 + kk, this thread's pixel p.
-fn load_b(kk: u32, k0: u32, K: u32, pv: bool, p: u32, iy0: i32, ix0: i32, xb: u32, hw: u32, b: u32) -> f32 {
+// One element of the im2col tile: row k0 + kk, this thread's pixel p, as
+// (raw x, scale, shift): with NORM the element is x * scale + shift (scale
+// and shift 0 for the zero padding), else x.
+fn load_b(kk: u32, k0: u32, K: u32, pv: bool, p: u32, iy0: i32, ix0: i32, xb: u32, hw: u32, b: u32) -> vec3<f32> {
   let k = k0 + kk;
-  var v = 0.0;
+  var v = vec3<f32>(0.0);
   if (pv && k < K) {
     if (PW) {
-      v = ld_x(xb + k * hw + p);
+      v.x = ld_x(xb + k * hw + p);
       if (NORM) {
         let g = (b * P.ci + k) * 2u;
-        v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(k);
-        if (NSILU) { v = v / (1.0 + exp(-v)); }
+        v.y = ld_gn(g);
+        v.z = ld_gn(g + 1u);
       }
     } else {
       let ci = k / KK;
@@ -76,19 +80,26 @@ fn load_b(kk: u32, k0: u32, K: u32, pv: bool, p: u32, iy0: i32, ix0: i32, xb: u3
       let ix = ix0 + i32(kx);
       if (iy >= 0 && iy < i32(P.h) && ix >= 0 && ix < i32(P.w)) {
         if (UP2) {
-          v = ld_x(xb + ci * hw + (u32(iy) >> 1u) * P.sw + (u32(ix) >> 1u));
+          v.x = ld_x(xb + ci * hw + (u32(iy) >> 1u) * P.sw + (u32(ix) >> 1u));
         } else {
-          v = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
+          v.x = ld_x(xb + ci * hw + u32(iy) * P.w + u32(ix));
         }
         if (NORM) {
           let g = (b * P.ci + ci) * 2u;
-          v = (v - ld_gn(g)) * ld_gn(g + 1u) + ld_beta(ci);
-          if (NSILU) { v = v / (1.0 + exp(-v)); }
+          v.y = ld_gn(g);
+          v.z = ld_gn(g + 1u);
         }
       }
     }
   }
   return v;
+}
+
+fn norm_b(v: vec3<f32>) -> f32 {
+  if (!NORM) { return v.x; }
+  let u = v.x * v.y + v.z;
+  if (NSILU) { return u / (1.0 + exp(-u)); }
+  return u;
 }
 
 @compute @workgroup_size(NT)
@@ -128,7 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // Software pipelining: the next k-step's global loads are issued into
   // registers (ra, rb) before the current step's arithmetic.
   var ra: array<f32, NA>;
-  var rb: array<f32, NB>;
+  var rb: array<vec3<f32>, NB>;
   for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, K); }
   for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, kbeg, K, pv, p, iy0, ix0, xb, hw, b); }
   for (var k0 = kbeg; k0 < K; k0 += BK) {
@@ -140,7 +151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     for (var t = 0u; t < NB; t++) {
       let kk = bk0 + t * BKS;
-      Bs[(kk * BSTR + bn) >> 2u][(kk * BSTR + bn) & 3u] = rb[t];
+      Bs[(kk * BSTR + bn) >> 2u][(kk * BSTR + bn) & 3u] = norm_b(rb[t]);
     }
     workgroupBarrier();
     if (k0 + BK < K) {
