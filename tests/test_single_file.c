@@ -273,6 +273,11 @@ static void same_weights(const wsd_model *a, const wsd_model *b, const char *lab
         CHECKF(x->count == y->count, "%s %s: %zu weights in the folder, %zu in the single file", label, comp[c], x->count, y->count);
         size_t n = x->count < y->count ? x->count : y->count, diff = 0;
         for (size_t i = 0; i < n; i++) {
+            /* lazily opened files (WSD_LAZY_WEIGHTS=1, the browser's way) hold no bytes until loaded */
+            wsd_err le = {0};
+            CHECKF(st_tensor_load(x->file, x->tensors[i], &le) == WSD_OK && st_tensor_load(y->file, y->tensors[i], &le) == WSD_OK,
+                   "%s %s: %s", label, comp[c], le.msg);
+            if (!x->tensors[i]->data || !y->tensors[i]->data) continue;
             int same = !strcmp(x->names[i], y->names[i]) && x->tensors[i]->nbytes == y->tensors[i]->nbytes &&
                        x->tensors[i]->dtype == y->tensors[i]->dtype && !memcmp(x->tensors[i]->data, y->tensors[i]->data, x->tensors[i]->nbytes);
             if (!same && diff++ < 5)
