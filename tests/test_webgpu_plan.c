@@ -10,6 +10,7 @@
  * tokens), VAE decoder (64x64 -> 512x512) and VAE encoder (512x512), each
  * with f16 and f32 weight storage. */
 #include "backends/webgpu/lower.h"
+#include "backends/webgpu/tune.h"
 #include "backends/webgpu/webgpu_backend.h"
 #include "models/models.h"
 #include "testutil.h"
@@ -110,8 +111,30 @@ static void lower_one(const char *what, wg_graph *g, const gpu_caps *caps, int f
     wgl_prog_free(&p);
 }
 
+/* An adapter without entries of its own uses those of its vendor's other
+ * cards on the same backend (an H200 the shipped H100 entries), never
+ * another vendor's or another backend's. */
+static void check_tune_near(void)
+{
+    wsd_tune_db *db = wsd_tune_db_load(NULL, 0);
+    CHECKF(db != NULL, "tuning database: load");
+    if (!db) return;
+    const char *sig = "linear m=8192 k=320 n=320 wt=f16";
+    const char *h100 = wsd_tune_db_lookup(db, "10de:2330:vulkan", sig);
+    CHECKF(h100 != NULL, "tuning database: no H100 entry for %s", sig);
+    const char *h200 = wsd_tune_db_lookup_near(db, "10de:2335:vulkan", sig);
+    CHECKF(h100 && h200 && !strcmp(h100, h200), "tuning database: H200 does not get the H100 entry (%s)",
+           h200 ? h200 : "none");
+    CHECKF(!wsd_tune_db_lookup(db, "10de:2335:vulkan", sig), "tuning database: exact lookup falls back");
+    CHECKF(!wsd_tune_db_lookup_near(db, "10de:2335:d3d12", sig), "tuning database: other backend");
+    CHECKF(!wsd_tune_db_lookup_near(db, "1002:2335:vulkan", sig), "tuning database: other vendor");
+    CHECKF(!wsd_tune_db_lookup_near(db, "10de:2335:vulkan", "linear m=3 k=5 n=7 wt=f16"), "tuning database: unknown signature");
+    wsd_tune_db_free(db);
+}
+
 int main(void)
 {
+    check_tune_near();
     gpu_caps caps;
     wgl_default_caps(&caps);
     clip_config cc;

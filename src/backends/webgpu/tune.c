@@ -148,6 +148,21 @@ const char *wsd_tune_db_lookup(const wsd_tune_db *db, const char *adapter, const
     return e ? e->variant : NULL;
 }
 
+const char *wsd_tune_db_lookup_near(const wsd_tune_db *db, const char *adapter, const char *sig)
+{
+    const char *v = wsd_tune_db_lookup(db, adapter, sig);
+    if (v || !db) return v;
+    const char *c1 = strchr(adapter, ':'), *c2 = strrchr(adapter, ':');
+    if (!c1 || c1 == c2) return NULL;
+    size_t nv = (size_t)(c1 - adapter) + 1; /* "vendor:" */
+    for (int i = 0; i < db->n; i++) {
+        const char *a = db->e[i].adapter, *b = strrchr(a, ':');
+        if (strncmp(a, adapter, nv) || !b || strcmp(b, c2) || strcmp(db->e[i].sig, sig)) continue;
+        return db->e[i].variant;
+    }
+    return NULL;
+}
+
 int wsd_tune_db_count(const wsd_tune_db *db) { return db ? db->n : 0; }
 
 static int cmp_entry(const void *a, const void *b)

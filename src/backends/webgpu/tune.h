@@ -9,7 +9,9 @@
  * comments. The database shipped in the repo (src/backends/webgpu/wgsl/
  * tuning.txt) is embedded at build time; $WSD_TUNE_DB names a file that is
  * read on top (its entries win). `wsd tune` writes such a file.
- * A missing entry means the built-in default; a variant only changes speed,
+ * An adapter without an entry of its own takes the entry of another adapter
+ * of the same vendor and backend (wsd_tune_db_lookup_near), else the
+ * built-in default; a variant only changes speed,
  * never results beyond float rounding (tests/test_webgpu_ops.c checks it). */
 #ifndef WSD_WEBGPU_TUNE_H
 #define WSD_WEBGPU_TUNE_H
@@ -26,6 +28,11 @@ void wsd_tune_db_free(wsd_tune_db *db);
 int wsd_tune_db_add_text(wsd_tune_db *db, const char *text);
 /* Variant for (adapter, signature), or NULL. */
 const char *wsd_tune_db_lookup(const wsd_tune_db *db, const char *adapter_key, const char *signature);
+/* As wsd_tune_db_lookup; without an entry for this adapter, the entry of
+ * another adapter of the same vendor and backend (the first in the
+ * database's order): an untuned card of a tuned family (an H200 next to the
+ * H100 entries) runs the family's picks rather than the generic defaults. */
+const char *wsd_tune_db_lookup_near(const wsd_tune_db *db, const char *adapter_key, const char *signature);
 /* Sets (replaces) an entry. Returns 0, or -1 when out of memory. */
 int wsd_tune_db_set(wsd_tune_db *db, const char *adapter_key, const char *signature, const char *variant,
                     const char *note);

@@ -292,7 +292,7 @@ wsd_status wgl_plan_only_weight(void *user, const wg_graph *g, int t, int want_f
 static const char *tune_lookup(void *user, const char *sig)
 {
     wgpu_backend *be = user;
-    return wsd_tune_db_lookup(be->db, be->adapter_key, sig);
+    return wsd_tune_db_lookup_near(be->db, be->adapter_key, sig);
 }
 
 /* ---- exec ---- */
