@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *read(const st_file *f, const char *name, size_t *n)
-{
-    wsd_err err = {0};
-    const st_tensor *t = st_find(f, name);
-    float *x = NULL;
-    if (!t || st_read_f32(f, name, t->ndim, t->shape, &x, &err) != WSD_OK) {
-        CHECKF(0, "golden %s: %s", name, err.msg);
-        return NULL;
-    }
-    if (n) *n = (size_t)t->numel;
-    return x;
-}
-
 typedef struct {
     const char *file, *label;
     wsd_sampler sampler;
@@ -38,7 +25,7 @@ static void run_case(wsd_context *ctx, wsd_model *model, const pipeline_case *c,
     if (st_open(tu_shared(c->file), &gold, &err) != WSD_OK) { CHECKF(0, "%s", err.msg); return; }
     char name[128];
     snprintf(name, sizeof name, "%slatents_init", prefix);
-    float *lat = c->img2img ? NULL : read(&gold, name, NULL); /* img2img draws its noise from noise_draws */
+    float *lat = c->img2img ? NULL : tu_read_f32(&gold, name, NULL); /* img2img draws its noise from noise_draws */
     wsd_generate_params p;
     wsd_generate_params_init(&p);
     p.prompt = prompt;
@@ -55,7 +42,7 @@ static void run_case(wsd_context *ctx, wsd_model *model, const pipeline_case *c,
         const st_tensor *t = st_find(&gold, "init_image_uint8");
         init_rgb = malloc((size_t)t->numel);
         memcpy(init_rgb, t->data, (size_t)t->numel);
-        draws = read(&gold, "noise_draws", NULL);
+        draws = tu_read_f32(&gold, "noise_draws", NULL);
         p.init_image = init_rgb;
         p.noise_draws = draws;
         p.strength = 0.75f;
@@ -66,9 +53,9 @@ static void run_case(wsd_context *ctx, wsd_model *model, const pipeline_case *c,
     if (s == WSD_OK) {
         size_t nl, ni;
         snprintf(name, sizeof name, "%slatents_final", result_prefix);
-        float *ref_lat = read(&gold, name, &nl);
+        float *ref_lat = tu_read_f32(&gold, name, &nl);
         snprintf(name, sizeof name, "%simage", result_prefix);
-        float *ref_img = read(&gold, name, &ni);
+        float *ref_img = tu_read_f32(&gold, name, &ni);
         char label[256];
         if (ref_lat) {
             snprintf(label, sizeof label, "%s: final latents", c->label);

@@ -34,19 +34,6 @@ static const struct {
 
 static double worst_sigma[N_SCHEDS], worst_traj[N_SCHEDS];
 
-static float *load(const st_file *f, const char *name, size_t *n)
-{
-    wsd_err err = {0};
-    const st_tensor *t = st_find(f, name);
-    float *data = NULL;
-    if (!t || st_read_f32(f, name, 0, NULL, &data, &err) != WSD_OK) {
-        CHECKF(0, "missing golden tensor %s %s", name, err.msg);
-        return NULL;
-    }
-    if (n) *n = (size_t)t->numel;
-    return data;
-}
-
 static double rel_l2(const float *a, const float *b, size_t n)
 {
     return tu_compare(a, b, n).rel_l2;
@@ -74,7 +61,7 @@ static void check_schedule(const st_file *g, const json_value *sd15, const json_
     CHECKF(sched_set_timesteps(s, steps, &err) == WSD_OK, "%s: %s", SCHEDS[k].name, err.msg);
     size_t nt = 0;
     snprintf(name, sizeof name, "%s_n%d_timesteps", SCHEDS[k].name, steps);
-    float *ts = load(g, name, &nt);
+    float *ts = tu_read_f32(g, name, &nt);
     if (ts) {
         int exact = (size_t)sched_num_calls(s) == nt;
         for (size_t i = 0; exact && i < nt; i++) exact = sched_timestep(s, (int)i) == ts[i];
@@ -85,7 +72,7 @@ static void check_schedule(const st_file *g, const json_value *sd15, const json_
     snprintf(name, sizeof name, "%s_n%d_sigmas", SCHEDS[k].name, steps);
     if (st_find(g, name)) {
         size_t ns = 0;
-        float *ref = load(g, name, &ns);
+        float *ref = tu_read_f32(g, name, &ns);
         const float *sg;
         int n = sched_sigmas(s, &sg);
         CHECKF((size_t)n == ns, "%s: %d sigmas, want %zu", name, n, ns);
@@ -123,11 +110,11 @@ static void check_trajectory(const st_file *g, const json_value *sd15, size_t k,
         return;
     }
     size_t n = 0, n_calls = (size_t)sched_num_calls(s);
-    float *x_init = load(g, "traj_x_init", &n);
-    float *fixed = load(g, "traj_noise_fixed", NULL);
+    float *x_init = tu_read_f32(g, "traj_x_init", &n);
+    float *fixed = tu_read_f32(g, "traj_noise_fixed", NULL);
 #define LOADP(var, suffix)                                    \
     snprintf(name, sizeof name, "%s%s", pre, suffix);         \
-    float *var = st_find(g, name) ? load(g, name, NULL) : NULL
+    float *var = st_find(g, name) ? tu_read_f32(g, name, NULL) : NULL
     LOADP(x_start, "x_start");
     LOADP(model_input, "model_input");
     LOADP(model_output, "model_output");
@@ -215,11 +202,11 @@ static void check_pipeline(const char *file, double guidance, int img2img)
     json_doc *doc = cfg_text ? parse(cfg_text) : NULL;
     sched *s = NULL;
     size_t n = 0, nts = 0, nin = 0;
-    float *ts = load(&f, "timesteps", &nts);
-    float *unet_in = load(&f, "unet_in", &nin);
-    float *unet_out = load(&f, "unet_out", NULL);
-    float *per_step = load(&f, "latents_per_step", NULL);
-    float *final = load(&f, "latents_final", &n);
+    float *ts = tu_read_f32(&f, "timesteps", &nts);
+    float *unet_in = tu_read_f32(&f, "unet_in", &nin);
+    float *unet_out = tu_read_f32(&f, "unet_out", NULL);
+    float *per_step = tu_read_f32(&f, "latents_per_step", NULL);
+    float *final = tu_read_f32(&f, "latents_final", &n);
     int batch = (int)st_find(&f, "unet_in")->shape[1];
     if (!doc || !ts || !unet_in || !unet_out || !per_step || !final) goto done;
     if (sched_create(json_root(doc), WSD_SAMPLER_DEFAULT, &s, &err) != WSD_OK) {
@@ -235,13 +222,13 @@ static void check_pipeline(const char *file, double guidance, int img2img)
         CHECK(sched_img2img_begin(s, sched_strength_from_float(0.75f), &first, &err) == WSD_OK);
         CHECKF(first == 2 && sched_num_calls(s) - first == (int)nts, "img2img: first call %d, %d calls", first,
                sched_num_calls(s) - first);
-        float *init = load(&f, "init_latents", NULL);
-        float *draws = load(&f, "noise_draws", NULL);
+        float *init = tu_read_f32(&f, "init_latents", NULL);
+        float *draws = tu_read_f32(&f, "noise_draws", NULL);
         if (init && draws) sched_add_noise(s, first, init, draws + n, x, n);
         free(init);
         free(draws);
     } else {
-        float *li = load(&f, "latents_init", NULL);
+        float *li = tu_read_f32(&f, "latents_init", NULL);
         if (li)
             for (size_t j = 0; j < n; j++) x[j] = li[j] * sched_init_noise_sigma(s);
         free(li);
@@ -630,7 +617,7 @@ int main(void)
         sched *s = NULL;
         CHECK(sched_create(sd15, WSD_SAMPLER_DEFAULT, &s, &err) == WSD_OK);
         size_t n = 0;
-        float *ac = load(&g, "alphas_cumprod", &n);
+        float *ac = tu_read_f32(&g, "alphas_cumprod", &n);
         const float *mine;
         CHECK(sched_alphas_cumprod(s, &mine) == (int)n);
         CHECKF(ac && memcmp(ac, mine, n * sizeof(float)) == 0, "alphas_cumprod not bit-exact");
@@ -655,7 +642,7 @@ int main(void)
         char name[64];
         snprintf(name, sizeof name, "%s_n20/noise_draws", SCHEDS[k].name);
         size_t n = 0;
-        float *d = load(&g, name, &n);
+        float *d = tu_read_f32(&g, name, &n);
         if (!d) continue;
         size_t count = (size_t)st_find(&g, name)->shape[0], per = n / count, same = 0;
         float *mine = malloc(per * sizeof(float));
@@ -690,7 +677,7 @@ int main(void)
             for (int r = 0; r < 2; r++) {
                 sched *s = NULL;
                 size_t n = 0;
-                float *ts = load(&f, runs[r].t, &n);
+                float *ts = tu_read_f32(&f, runs[r].t, &n);
                 CHECK(sched_create(json_root(sc), runs[r].sm, &s, &err) == WSD_OK && sched_set_timesteps(s, 20, &err) == WSD_OK);
                 int same = ts && (size_t)sched_num_calls(s) == n;
                 for (size_t i = 0; same && i < n; i++) same = sched_timestep(s, (int)i) == ts[i];

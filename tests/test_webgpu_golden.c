@@ -25,19 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static float *read_f32(const st_file *f, const char *name, size_t *n)
-{
-    wsd_err err = {0};
-    const st_tensor *t = st_find(f, name);
-    float *x = NULL;
-    if (!t || st_read_f32(f, name, t->ndim, t->shape, &x, &err) != WSD_OK) {
-        CHECKF(0, "golden %s: %s", name, err.msg);
-        return NULL;
-    }
-    if (n) *n = (size_t)t->numel;
-    return x;
-}
-
 /* Runs component c on the named golden tensors (pairs: golden name, input name). */
 static void module_case(wsd_backend *be, const wsd_model *m, run_component c, const char *gold_file,
                         const char *const *pairs, int npairs, const char *out_name, const char *ref_name,
@@ -78,7 +65,7 @@ static void module_case(wsd_backend *be, const wsd_model *m, run_component c, co
     CHECKF(s == WSD_OK, "%s: %s", label, err.msg);
     if (s == WSD_OK && st_writer_save(w, out_path, &err) == WSD_OK && st_open(out_path, &out, &err) == WSD_OK) {
         size_t n1 = 0, n2 = 0;
-        float *got = read_f32(&out, out_name, &n1), *ref = read_f32(&gold, ref_name, &n2);
+        float *got = tu_read_f32(&out, out_name, &n1), *ref = tu_read_f32(&gold, ref_name, &n2);
         if (got && ref && n1 == n2) tu_check_close(label, got, ref, n1, 1e-2, 3e-2);
         else CHECKF(0, "%s: output sizes differ", label);
         free(got);
@@ -112,7 +99,7 @@ static void pipeline_case(int default_limits, const char *weights, double lat_re
     wsd_err err = {0};
     st_file gold;
     if (st_open(tu_shared("reference/golden/pipeline_pndm_cfg.safetensors"), &gold, &err) == WSD_OK) {
-        float *lat = read_f32(&gold, "latents_init", NULL);
+        float *lat = tu_read_f32(&gold, "latents_init", NULL);
         wsd_generate_params p;
         wsd_generate_params_init(&p);
         p.prompt = "a photograph of an astronaut riding a horse";
@@ -130,7 +117,7 @@ static void pipeline_case(int default_limits, const char *weights, double lat_re
         CHECKF(s == WSD_OK, "%s: %s", label, wsd_last_error(ctx));
         if (s == WSD_OK) {
             size_t nl, ni;
-            float *rl = read_f32(&gold, "latents_final", &nl), *ri = read_f32(&gold, "image", &ni);
+            float *rl = tu_read_f32(&gold, "latents_final", &nl), *ri = tu_read_f32(&gold, "image", &ni);
             char l2[200];
             snprintf(l2, sizeof l2, "%s: final latents", label);
             if (rl) tu_check_close(l2, img.latents, rl, nl, lat_rel, 1e9);

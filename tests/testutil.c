@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "io/safetensors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -63,4 +64,17 @@ int tu_finish(void)
 {
     printf("%d checks, %d failed\n", tu_checks, tu_failures);
     return tu_failures ? 1 : 0;
+}
+
+float *tu_read_f32(const st_file *f, const char *name, size_t *n)
+{
+    wsd_err err = {0};
+    const st_tensor *t = st_find(f, name);
+    float *x = NULL;
+    if (!t || st_read_f32(f, name, 0, NULL, &x, &err) != WSD_OK) {
+        CHECKF(0, "golden tensor %s: %s", name, t ? err.msg : "missing");
+        return NULL;
+    }
+    if (n) *n = (size_t)t->numel;
+    return x;
 }

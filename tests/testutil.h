@@ -45,6 +45,12 @@ tu_diff tu_compare(const float *got, const float *ref, size_t n);
  * abs_scale * max(1, max|ref|)) and prints one line either way. Returns 1 if ok. */
 int tu_check_close(const char *what, const float *got, const float *ref, size_t n, double rel, double abs_scale);
 
+/* Reads tensor `name` of a safetensors file as f32 (any dtype, any shape);
+ * counts a failed check naming it and returns NULL when it is missing or
+ * unreadable. The caller frees the result; *n (optional) gets its size. */
+struct st_file;
+float *tu_read_f32(const struct st_file *f, const char *name, size_t *n);
+
 /* Prints the summary line and returns the process exit code. */
 int tu_finish(void);
 
