@@ -586,7 +586,7 @@ int main(int argc, char **argv)
         if (!cases[c].hot || (only && !strstr(cases[c].name, only))) continue;
         if (!strcmp(cases[c].hot, "gemm")) {
             for (int v = 0; v < n_gemm_variants; v++) {
-                /* 3x3 stride-1 convolutions: the cases named "3x3", the upsampling one and K=576 */
+                /* 3x3 stride-1 pad-1 convolutions: the cases named "3x3", the upsampling one and K=576 */
                 int conv3s1 = strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample") ||
                               strstr(cases[c].name, "K=576");
                 if (!gemm_variant_fits(&gemm_variants[v], caps) || !gemm_variant_applies(&gemm_variants[v], conv3s1))
@@ -596,11 +596,11 @@ int main(int argc, char **argv)
             }
             /* split-K (partial sums in scratch, then a reduction) */
             static const char *const splits[] = {"m32n32k16t2x2/s2", "m64n64k16t4x4/s3", "m16n64k16t1x4/s8",
-                                                 "p128h8w16/s2", "p64h8w16/s3"};
+                                                 "p128h8w16/s2", "p64h8w16/s3", "w128n128k8v/s3", "w64n128k8v/s2"};
             int conv3s1 = strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample") ||
                           strstr(cases[c].name, "K=576");
             for (size_t v = 0; v < sizeof splits / sizeof splits[0]; v++) {
-                if (splits[v][0] == 'p' && !conv3s1) continue;
+                if ((splits[v][0] == 'p' || splits[v][0] == 'w') && !conv3s1) continue;
                 wsd_backend_webgpu_set_variant(gpu, splits[v]);
                 check_case(cpu, gpu, c, 0, splits[v]);
             }
@@ -632,6 +632,19 @@ int main(int argc, char **argv)
     if (gpu) {
         for (int c = 0; c < N_CASES; c++)
             if (!only || strstr(cases[c].name, only)) check_case(cpu, gpu, c, 1, "f16 weights");
+        /* the Winograd kernels combine packed-f16 filter taps themselves */
+        static const char *const wino_f16[] = {"w128n128k8v", "w64n128k8v/s2"};
+        for (size_t v = 0; v < sizeof wino_f16 / sizeof wino_f16[0]; v++) {
+            wsd_backend_webgpu_set_variant(gpu, wino_f16[v]);
+            for (int c = 0; c < N_CASES; c++)
+                if ((strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample x2 ->")) &&
+                    (!only || strstr(cases[c].name, only))) {
+                    char label[48];
+                    snprintf(label, sizeof label, "f16 weights, %s", wino_f16[v]);
+                    check_case(cpu, gpu, c, 1, label);
+                }
+        }
+        wsd_backend_webgpu_set_variant(gpu, NULL);
         wsd_backend_destroy(gpu);
     }
 
@@ -657,6 +670,14 @@ int main(int argc, char **argv)
             if (strncmp(cases[c].name, "split ", 6) || (only && !strstr(cases[c].name, only))) continue;
             check_case(cpu, gpu, c, 0, "4 KiB bindings");
         }
+        /* Winograd products over several chunks of tiles (each chunk's
+         * scratch within one 4 KiB binding) */
+        wsd_backend_webgpu_set_variant(gpu, "w128n128k8v/s2");
+        for (int c = 0; c < N_CASES; c++)
+            if ((!strcmp(cases[c].name, "conv2d 3x3") || !strcmp(cases[c].name, "upsample x2 -> conv2d")) &&
+                (!only || strstr(cases[c].name, only)))
+                check_case(cpu, gpu, c, 0, "4 KiB bindings, w128n128k8v/s2, chunks");
+        wsd_backend_webgpu_set_variant(gpu, NULL);
         wsd_backend_destroy(gpu);
     }
     wsd_backend_destroy(cpu);

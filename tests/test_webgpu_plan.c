@@ -89,13 +89,26 @@ static wsd_status weight_probe(void *user, const wg_graph *g, int t, int want_f1
     return WSD_OK;
 }
 
-static void lower_one(const char *what, wg_graph *g, const gpu_caps *caps, int f16)
+/* dispatches of prog p whose pipeline name starts with `prefix` */
+static int count_kernel(const wgl_prog *p, const char *prefix)
+{
+    int n = 0;
+    for (int i = 0; i < p->n_cmds; i++)
+        if (p->cmds[i].kind == WGL_CMD_DISPATCH && !strncmp(p->pipes[p->cmds[i].pipe].name, prefix, strlen(prefix))) n++;
+    return n;
+}
+
+/* Lowers g (optionally with one kernel variant forced wherever it applies)
+ * and checks the limits; returns the dispatch counts of two kernels. */
+static void lower_one_ex(const char *what, wg_graph *g, const gpu_caps *caps, int f16, const char *force,
+                         const char *k1, int *n1, const char *k2, int *n2)
 {
     wsd_err err = {0};
     wgl_options o;
     memset(&o, 0, sizeof o);
     o.caps = *caps;
     o.weights_f16 = f16;
+    o.force_variant = force;
     wmax wm = {caps, 0};
     o.weight = weight_probe;
     o.weight_user = &wm;
@@ -108,7 +121,14 @@ static void lower_one(const char *what, wg_graph *g, const gpu_caps *caps, int f
     check_prog(label, &p, caps);
     CHECKF(wm.largest_part <= 128 * MIB, "%s: a weight binding of %llu bytes", label,
            (unsigned long long)wm.largest_part);
+    if (n1) *n1 = count_kernel(&p, k1);
+    if (n2) *n2 = count_kernel(&p, k2);
     wgl_prog_free(&p);
+}
+
+static void lower_one(const char *what, wg_graph *g, const gpu_caps *caps, int f16)
+{
+    lower_one_ex(what, g, caps, f16, NULL, NULL, NULL, NULL, NULL);
 }
 
 /* An adapter without entries of its own uses those of its vendor's other
@@ -155,6 +175,26 @@ int main(void)
         unet_build(g, &uc, 2, 64, 64, 77, &bo);
         CHECKF(!wg_failed(g), "unet build: %s", g->err.msg);
         if (!wg_failed(g)) lower_one("SD 1.5 UNet, batch 2, 64x64", g, &caps, f16);
+        wg_free(g);
+
+        /* Winograd convolutions (every 3x3 stride-1 pad-1 conv): within the limits too */
+        g = wg_new(NULL, NULL);
+        unet_build(g, &uc, 2, 64, 64, 77, &bo);
+        if (!wg_failed(g)) {
+            int nw = 0, nc = 0;
+            lower_one_ex("SD 1.5 UNet, batch 2, 64x64, Winograd", g, &caps, f16, "w128n128k8v/s2", "wino:", &nw, "conv:",
+                         &nc);
+            CHECKF(nw > 0, "UNet Winograd lowering: no Winograd dispatch (%d direct convs)", nc);
+        }
+        wg_free(g);
+
+        g = wg_new(NULL, NULL);
+        vae_decoder_build(g, &vc, 1, 64, 64, &bo);
+        if (!wg_failed(g)) {
+            int nw = 0;
+            lower_one_ex("SD 1.5 VAE decoder, 512x512, Winograd", g, &caps, f16, "w128n128k8v", "wino:", &nw, "", NULL);
+            CHECKF(nw > 0, "VAE decoder Winograd lowering: no Winograd dispatch");
+        }
         wg_free(g);
 
         g = wg_new(NULL, NULL);

@@ -450,6 +450,104 @@ static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, uint64_t n,
     return emit(l, &k, idx);
 }
 
+int wgl_conv3s1(const wg_graph *g, const wg_node *n)
+{
+    const wg_tensor *Wt = &g->t[n->in[1]];
+    return n->op == WG_OP_CONV2D && Wt->ndim == 4 && Wt->shape[2] == 3 && Wt->shape[3] == 3 && n->ip[0] == 1 &&
+           n->ip[1] == 1 && n->ip[2] == 1 && n->ip[3] == 1 && n->ip[4] == 1;
+}
+
+/* Winograd scratch per chunk: within WGL_WINO_MAX_BYTES and one binding */
+static uint64_t wino_cap(const L *l) { return l->maxsub < WGL_WINO_MAX_BYTES ? l->maxsub : WGL_WINO_MAX_BYTES; }
+
+/* 3x3 stride-1 pad-1 conv by Winograd F(2x2, 3x3) (wino.wgsl, wino_out.wgsl):
+ * the columns are the 2x2 output tiles of all images, cut into chunks whose
+ * 16 products (times the split-K slices) fit WGL_WINO_MAX_BYTES of scratch. */
+static wsd_status lower_conv_wino(L *l, const wg_node *n, int idx, gemm_pick pk)
+{
+    const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]), *Y = T(l, n->out);
+    const gemm_variant *v = pk.v;
+    int up2 = l->conv_up2[idx], gn = l->conv_gn[idx];
+    uint64_t N = (uint64_t)X->shape[0], Ci = (uint64_t)X->shape[1], Hs = (uint64_t)X->shape[2], Ws = (uint64_t)X->shape[3];
+    uint64_t Co = (uint64_t)Wt->shape[0], Ho = (uint64_t)Y->shape[2], Wo = (uint64_t)Y->shape[3];
+    uint64_t tw = (Wo + 1) / 2, tpi = ((Ho + 1) / 2) * tw, Q = N * tpi;
+    int has_bias = n->n_in > 2 && n->in[2] >= 0;
+    uint32_t nsplit = pk.split;
+    uint64_t per_col = 16 * Co * 4; /* scratch bytes per tile column and split slice */
+    uint64_t want = Q < v->bn ? Q : v->bn;
+    uint64_t cap = wino_cap(l);
+    while (nsplit > 1 && nsplit * per_col * want > cap) nsplit--;
+    uint64_t nq = cap / (nsplit * per_col);
+    if (nq < 1) nq = 1;
+    if (nq >= Q) nq = Q;
+    else if (nq > v->bn) nq = nq / v->bn * v->bn;
+    uint64_t kper = Ci;
+    if (nsplit > 1) {
+        kper = ((Ci + nsplit - 1) / nsplit + v->bk - 1) / v->bk * v->bk;
+        nsplit = (uint32_t)((Ci + kper - 1) / kper);
+    }
+    uint64_t m_off = temp_off(l), mstride = 16 * Co * nq;
+    temp_need(l, (uint64_t)nsplit * mstride * 4);
+    for (uint64_t q0 = 0; q0 < Q; q0 += nq) {
+        uint64_t cq = Q - q0 < nq ? Q - q0 : nq;
+        kb k;
+        kb_init(&k, "wino", v->name);
+        kb_const_u(&k, "BM", v->bm);
+        kb_const_u(&k, "BN", v->bn);
+        kb_const_u(&k, "BK", v->bk);
+        kb_const_b(&k, "UP2", up2);
+        kb_const_b(&k, "NORM", gn >= 0);
+        kb_const_b(&k, "NSILU", gn >= 0 && l->pg.nodes[gn].ip[1]);
+        WSD_TRY(opnd_whole(l, &k, "x", n->in[0]));
+        int wtype;
+        WSD_TRY(opnd_matrix(l, &k, "w", n->in[1], &wtype));
+        if (gn >= 0)
+            kb_opnd_raw(&k, "gn", WGL_SCRATCH, 0, l->gn_coef_off[gn], N * Ci * 2 * 4, WGL_F32);
+        else
+            kb_stub(&k, "gn");
+        kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, m_off, (uint64_t)nsplit * mstride * 4, WGL_F32);
+        kb_u32(&k, "ci", (uint32_t)Ci);
+        kb_u32(&k, "h", (uint32_t)(up2 ? 2 * Hs : Hs));
+        kb_u32(&k, "w", (uint32_t)(up2 ? 2 * Ws : Ws));
+        kb_u32(&k, "co", (uint32_t)Co);
+        kb_u32(&k, "tw", (uint32_t)tw);
+        kb_u32(&k, "tpi", (uint32_t)tpi);
+        kb_u32(&k, "q0", (uint32_t)q0);
+        kb_u32(&k, "nq", (uint32_t)cq);
+        kb_u32(&k, "xbs", (uint32_t)(Ci * Hs * Ws));
+        kb_u32(&k, "sw", (uint32_t)Ws);
+        kb_u32(&k, "wstride", (uint32_t)(Ci * 9));
+        kb_u32(&k, "nsplit", nsplit);
+        kb_u32(&k, "kper", (uint32_t)kper);
+        kb_u32(&k, "mstride", (uint32_t)(16 * Co * cq));
+        kb_grid(&k, (uint32_t)((cq + v->bn - 1) / v->bn), (uint32_t)((Co + v->bm - 1) / v->bm), 16 * nsplit);
+        WSD_TRY(emit(l, &k, idx));
+
+        kb_init(&k, "wino_out", NULL);
+        kb_const_u(&k, "WG", 256);
+        kb_opnd_raw(&k, "part", WGL_SCRATCH, 0, m_off, (uint64_t)nsplit * mstride * 4, WGL_F32);
+        if (has_bias)
+            WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
+        else
+            kb_stub(&k, "bias");
+        WSD_TRY(opnd_whole(l, &k, "y", n->out));
+        kb_u32(&k, "co", (uint32_t)Co);
+        kb_u32(&k, "nq", (uint32_t)cq);
+        kb_u32(&k, "q0", (uint32_t)q0);
+        kb_u32(&k, "tpi", (uint32_t)tpi);
+        kb_u32(&k, "tw", (uint32_t)tw);
+        kb_u32(&k, "ho", (uint32_t)Ho);
+        kb_u32(&k, "wo", (uint32_t)Wo);
+        kb_u32(&k, "ybs", (uint32_t)(Co * Ho * Wo));
+        kb_u32(&k, "nsplit", nsplit);
+        kb_u32(&k, "mstride", (uint32_t)(16 * Co * cq));
+        kb_u32(&k, "astride", (uint32_t)(Co * cq));
+        kb_grid_flat(&k, (Co * cq + 255) / 256, l->maxdim);
+        WSD_TRY(emit(l, &k, idx));
+    }
+    return WSD_OK;
+}
+
 static wsd_status lower_conv(L *l, const wg_node *n, int idx)
 {
     const wg_tensor *X = T(l, n->in[0]), *Wt = T(l, n->in[1]), *Y = T(l, n->out);
@@ -468,6 +566,12 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
     int whole = N * xb <= l->maxsub && N * yb <= l->maxsub;
     if ((up2 || gn >= 0) && !whole)
         return wsd_fail(l->err, WSD_ERR_INTERNAL, "webgpu: fused conv2d over a split tensor");
+    if (v->wino) {
+        if (whole && 16 * Co * 4 <= wino_cap(l)) return lower_conv_wino(l, n, idx, pk);
+        /* split tensors: the direct kernel */
+        v = pk.v = gemm_variant_default(Co, Ho * Wo, l->caps->is_cpu);
+        pk.split = gemm_auto_split(v, Co, Ho * Wo, N, Ci * kh * kw);
+    }
     uint64_t cc = whole ? Ci : l->maxsub / xplane, oc = whole ? Co : l->maxsub / yplane;
     if (cc < 1 || oc < 1)
         return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: conv2d plane of %llux%llu exceeds one binding",
@@ -962,7 +1066,7 @@ static wsd_status prepass(L *l)
         wgl_node_signature(g, c, l->o->weights_f16, sig, sizeof sig);
         uint64_t K = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
         l->conv_pick[i] = pick_gemm(l, sig, (uint64_t)Wt->shape[0], (uint64_t)(Y->shape[2] * Y->shape[3]),
-                                    (uint64_t)X->shape[0], K, Wt->shape[2] == 3 && Wt->shape[3] == 3 && c->ip[0] == 1);
+                                    (uint64_t)X->shape[0], K, wgl_conv3s1(g, c));
         if (l->conv_pick[i].v->ref || l->o->no_fusion) continue;
         int x = c->in[0];
         int pn = X->producer;

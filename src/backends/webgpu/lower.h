@@ -155,6 +155,12 @@ uint64_t wgl_chunk_bytes(const gpu_caps *caps);
 
 /* nsplit cut back so that nsplit partial outputs of ny floats fit WGL_SPLITK_MAX_BYTES. */
 uint32_t wgl_split_cap(uint32_t nsplit, uint64_t ny);
+/* Whether a conv2d node is 3x3, stride 1, padded by 1 on every side (the
+ * shape the patch and Winograd kernels take). */
+int wgl_conv3s1(const wg_graph *g, const wg_node *n);
+/* Winograd scratch: the 16 products of every split slice for a chunk of
+ * tiles are kept within this many bytes (more tiles run as more chunks). */
+#define WGL_WINO_MAX_BYTES (40ull << 20)
 
 /* Spec-default limits (what --gpu-limits default gives), for planning tests. */
 void wgl_default_caps(gpu_caps *caps);

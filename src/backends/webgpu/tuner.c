@@ -259,7 +259,7 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
                 gn = (uint64_t)Wt->shape[0];
                 gb = 1;
             }
-            int conv3s1 = n->op == WG_OP_CONV2D && Wt->shape[2] == 3 && Wt->shape[3] == 3 && n->ip[0] == 1;
+            int conv3s1 = wgl_conv3s1(g, n);
             for (int v = 0; v < n_gemm_variants && nv < 46; v++) {
                 if (!gemm_variant_fits(&gemm_variants[v], caps) || !gemm_variant_applies(&gemm_variants[v], conv3s1))
                     continue;

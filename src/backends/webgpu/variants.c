@@ -5,21 +5,25 @@
 #include <string.h>
 
 const gemm_variant gemm_variants[] = {
-    {"ref", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0, 0, 0, 0},
-    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0, 0, 0, 0},
-    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0, 0, 0, 0},
-    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0, 0, 0, 0},
-    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0, 0, 0, 0},
-    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0, 0, 0, 0},
-    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0, 0, 0, 0},
-    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0, 0, 0, 0},
-    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0, 0, 0, 0},
-    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0},
-    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0},
-    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0},
-    {"p128h8w16", 0, 128, 128, 36, 8, 8, 1, 1, 8, 16},
-    {"p64h8w16", 0, 64, 128, 36, 8, 8, 1, 1, 8, 16},
+    {"ref", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0, 0, 0, 0, 0},
+    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0, 0, 0, 0, 0},
+    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0, 0, 0, 0, 0},
+    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0, 0, 0, 0, 0},
+    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0, 0, 0, 0, 0},
+    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0, 0, 0, 0, 0},
+    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0, 0, 0, 0, 0},
+    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0, 0, 0, 0, 0},
+    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0, 0, 0, 0, 0},
+    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 0},
+    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 0},
+    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 0},
+    {"p128h8w16", 0, 128, 128, 36, 8, 8, 1, 1, 8, 16, 0},
+    {"p64h8w16", 0, 64, 128, 36, 8, 8, 1, 1, 8, 16, 0},
+    {"w128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 1},
+    {"w64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 1},
+    {"w128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 1},
+    {"w128n128k16v", 0, 128, 128, 16, 8, 8, 1, 0, 0, 0, 1},
 };
 const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
 
@@ -101,7 +105,7 @@ const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu)
     return gemm_variant_find("m128n128k8t8x8");
 }
 
-int gemm_variant_applies(const gemm_variant *v, int conv3s1) { return !v->patch || conv3s1; }
+int gemm_variant_applies(const gemm_variant *v, int conv3s1) { return (!v->patch && !v->wino) || conv3s1; }
 
 int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
 {
@@ -113,6 +117,7 @@ int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
                nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && smem <= caps->max_workgroup_storage;
     }
     if (v->vec4 && (v->tm != 8 || v->tn != 8)) return 0;
+    if (v->wino && !v->vec4) return 0;
     if ((v->bm * v->bk) % nt || (v->bk * v->bn) % nt) return 0; /* whole tile elements per thread */
     return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
            (uint64_t)v->bk * (v->bm + 4 + v->bn + 4) * 4 <= caps->max_workgroup_storage;

@@ -20,6 +20,10 @@ typedef struct gemm_variant {
      * halo, group norm applied) is staged once per BK/9 input channels */
     int patch;
     uint32_t th, tw;
+    /* wino.wgsl (names "w..."): 3x3 stride-1 pad-1 convolutions only, by
+     * Winograd F(2x2, 3x3): 16 GEMMs over input channels with the VEC4
+     * tiling, then wino_out.wgsl (output transform, split-K sum, bias) */
+    int wino;
 } gemm_variant;
 
 /* attention: BQ queries per workgroup, BKV keys per block, NT threads.
@@ -84,8 +88,9 @@ uint32_t gemm_auto_split(const gemm_variant *v, uint64_t m, uint64_t n, uint64_t
 const gemm_variant *gemm_variant_default(uint64_t m, uint64_t n, int is_cpu);
 /* Whether a variant can run on a device with these limits. */
 int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps);
-/* Whether a variant applies to an operator: patch variants take only 3x3
- * stride-1 convolutions (conv3s1 nonzero). */
+/* Whether a variant applies to an operator: patch and Winograd variants
+ * take only 3x3 stride-1 convolutions padded by 1 on every side (conv3s1
+ * nonzero; wgl_conv3s1 tells). */
 int gemm_variant_applies(const gemm_variant *v, int conv3s1);
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps);
 /* attn_variant_fits with the key/query head size (ATTN_FAST keeps whole
