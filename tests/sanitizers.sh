@@ -7,7 +7,9 @@
 # of CMakePresets.json: gcc, RelWithDebInfo, -fno-sanitize-recover=all, so any
 # finding aborts its test), then runs there:
 #   - every test except the browser e2e, the fuzz targets (they have their own
-#     clang sanitizer build) and the full WebGPU operator sweep: so all CPU
+#     clang sanitizer build), the full WebGPU operator sweep and the three
+#     tests that run nothing built here (the wasm kernels, the Node server
+#     check, the Unicode tables check): so all CPU
 #     backend tests, the CLI tests (the CLI is sanitized too), the bad-input
 #     matrix, determinism, the leak check over 20 generations, and the WebGPU
 #     tests on the tiny model (determinism, injected GPU faults);
@@ -38,7 +40,10 @@ cmake --build "$bin" -j "$(nproc 2>/dev/null || echo 2)" >"$bin.build.log" 2>&1 
   { grep -E "error|Error" "$bin.build.log" | head -40; echo "sanitizers: FAIL: build"; exit 1; }
 
 fail=0
-exclude='^(sanitizers|web_e2e|test_webgpu_ops|fuzz_.*)$'
+# Left out too, as exact repeats of the normal build's run: the tests that run
+# no code of this tree (cpu_kernels_wasm: wasm built by clang, run by Node;
+# server_security: Node; tok_unicode_tables: Python and diff).
+exclude='^(sanitizers|web_e2e|test_webgpu_ops|fuzz_.*|cpu_kernels_wasm|server_security|tok_unicode_tables)$'
 filter=()
 [ -n "${WSD_ASAN_FILTER:-}" ] && filter=(-R "$WSD_ASAN_FILTER")
 say "running the suite (ctest -E '$exclude')"
