@@ -11,6 +11,10 @@
  *      max abs <= 1e-3; and with f16 weights: image max abs <= 3e-2.
  *      (--gpu-limits default is covered by test_webgpu_modules.sh and
  *      test_webgpu_ops; SwiftShader is slow, so one configuration here.)
+ * The f16 module cases and the f16 pipeline share one context (one device,
+ * as the app keeps one backend): the UNet and VAE decoder inputs have the
+ * pipeline's shapes, so the pipeline reuses the kernels the module cases
+ * compiled instead of compiling them again on a second device.
  * Runs on SwiftShader in CI (VK_ICD_FILENAMES is set to Chromium's
  * SwiftShader ICD when unset) and FAILS if the WebGPU backend cannot start. */
 #include "backends/backend.h"
@@ -18,6 +22,7 @@
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "models/run.h"
+#include "pipeline/pipeline.h"
 #include "testutil.h"
 #include "wsd.h"
 
@@ -77,7 +82,8 @@ static void module_case(wsd_backend *be, const wsd_model *m, run_component c, co
     st_close(&gold);
 }
 
-static void pipeline_case(int default_limits, const char *weights, double lat_rel, double img_abs)
+/* A WebGPU context with `weights` ("f16" or "f32"); NULL (a failed check) if it cannot start. */
+static wsd_context *webgpu_context(int default_limits, const char *weights)
 {
     setenv("WSD_GPU_WEIGHTS", weights, 1);
     wsd_context_options o;
@@ -86,14 +92,24 @@ static void pipeline_case(int default_limits, const char *weights, double lat_re
     o.gpu_default_limits = default_limits;
     wsd_context *ctx = NULL;
     char msg[1024];
-    if (wsd_context_create(&o, &ctx, msg, sizeof msg) != WSD_OK) {
+    wsd_status s = wsd_context_create(&o, &ctx, msg, sizeof msg);
+    unsetenv("WSD_GPU_WEIGHTS");
+    if (s != WSD_OK) {
+        fprintf(stderr,
+                "\n*** The WebGPU backend could not start: %s\n"
+                "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
+                msg);
         CHECKF(0, "webgpu context: %s", msg);
-        return;
+        return NULL;
     }
+    return ctx;
+}
+
+static void pipeline_case(wsd_context *ctx, int default_limits, const char *weights, double lat_rel, double img_abs)
+{
     wsd_model *m = NULL;
     if (wsd_model_load(ctx, tu_shared("reference/tiny-sd15"), &m) != WSD_OK) {
         CHECKF(0, "%s", wsd_last_error(ctx));
-        wsd_context_free(ctx);
         return;
     }
     wsd_err err = {0};
@@ -133,8 +149,15 @@ static void pipeline_case(int default_limits, const char *weights, double lat_re
         CHECKF(0, "%s", err.msg);
     }
     wsd_model_free(m);
+}
+
+/* pipeline_case on a fresh context. */
+static void pipeline_case_fresh(int default_limits, const char *weights, double lat_rel, double img_abs)
+{
+    wsd_context *ctx = webgpu_context(default_limits, weights);
+    if (!ctx) return;
+    pipeline_case(ctx, default_limits, weights, lat_rel, img_abs);
     wsd_context_free(ctx);
-    unsetenv("WSD_GPU_WEIGHTS");
 }
 
 int main(void)
@@ -142,18 +165,10 @@ int main(void)
     if (!getenv("VK_ICD_FILENAMES") && access("/usr/lib/chromium/vk_swiftshader_icd.json", R_OK) == 0)
         setenv("VK_ICD_FILENAMES", "/usr/lib/chromium/vk_swiftshader_icd.json", 1);
     wsd_err err = {0};
-    wsd_backend *be = NULL;
-    wsd_backend_options bo = {0, 0};
-    wsd_webgpu_options wo = {0};
-    wo.weights = WSD_GPU_WEIGHTS_F16;
-    if (wsd_backend_webgpu_create_ex(&bo, &wo, &be, &err) != WSD_OK) {
-        fprintf(stderr,
-                "\n*** The WebGPU backend could not start: %s\n"
-                "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
-                err.msg);
-        CHECKF(0, "webgpu backend: %s", err.msg);
-        return tu_finish();
-    }
+    /* f16 weights (the product path): modules, then the pipeline on the same backend */
+    wsd_context *ctx = webgpu_context(0, "f16");
+    if (!ctx) return tu_finish();
+    wsd_backend *be = ctx->backend;
     printf("adapter: %s\n", gpu_get_caps(wsd_backend_webgpu_device(be))->adapter);
     wsd_model *m = NULL;
     CHECKF(model_load_path(tu_shared("reference/tiny-sd15"), &m, &err) == WSD_OK, "%s", err.msg);
@@ -170,9 +185,10 @@ int main(void)
                     (const char *const[]){"enc_input", "image"}, 1, "mean", "enc_mean", "f16 weights: VAE encoder mean");
         model_free(m);
     }
-    wsd_backend_destroy(be);
-    pipeline_case(0, "f32", 1e-4, 1e-3);
-    pipeline_case(0, "f16", 1e9, 3e-2);
-    if (getenv("WSD_TEST_SLOW")) pipeline_case(1, "f32", 1e-4, 1e-3);
+    pipeline_case(ctx, 0, "f16", 1e9, 3e-2);
+    wsd_context_free(ctx);
+    /* float32 weights: a backend of its own (its kernels differ) */
+    pipeline_case_fresh(0, "f32", 1e-4, 1e-3);
+    if (getenv("WSD_TEST_SLOW")) pipeline_case_fresh(1, "f32", 1e-4, 1e-3);
     return tu_finish();
 }
