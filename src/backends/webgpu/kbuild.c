@@ -32,6 +32,10 @@ void kb_const_u(kb *k, const char *name, uint32_t v)
 
 void kb_const_b(kb *k, const char *name, int v)
 {
+    if (k->nbool < KB_MAX_BOOLS) {
+        snprintf(k->bname[k->nbool], sizeof k->bname[0], "%s", name);
+        k->bval[k->nbool++] = v != 0;
+    }
     char line[96];
     snprintf(line, sizeof line, "const %s: bool = %s;\n", name, v ? "true" : "false");
     add_const(k, line);
@@ -153,6 +157,44 @@ typedef struct cluster {
 } cluster;
 
 static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
+
+/* Appends the kernel text, keeping or dropping the lines of its //#if
+ * blocks (see kbuild.h); returns NULL or what is wrong. */
+static const char *add_body(sbuf *t, const kb *k, const char *body)
+{
+    int keep[8], depth = 0; /* keep[d]: lines at depth d+1 are kept */
+    int on = 1;
+    for (const char *p = body; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) + 1 : strlen(p);
+        const char *q = p;
+        while (q < p + n && (*q == ' ' || *q == '\t')) q++;
+        if (!strncmp(q, "//#if ", 6)) {
+            if (depth == 8) return "//#if nested too deep";
+            const char *nm = q + 6;
+            int neg = *nm == '!';
+            if (neg) nm++;
+            size_t len = 0;
+            while (nm[len] && nm[len] != '\n' && nm[len] != ' ' && nm[len] != '\r') len++;
+            int val = -1;
+            for (int i = 0; i < k->nbool; i++)
+                if (strlen(k->bname[i]) == len && !strncmp(k->bname[i], nm, len)) val = k->bval[i];
+            if (val < 0) return "//#if on a name that is not a bool constant of this dispatch";
+            keep[depth++] = on;
+            on = on && (neg ? !val : val);
+        } else if (!strncmp(q, "//#else", 7)) {
+            if (!depth) return "//#else without //#if";
+            on = keep[depth - 1] && !on;
+        } else if (!strncmp(q, "//#endif", 8)) {
+            if (!depth) return "//#endif without //#if";
+            on = keep[--depth];
+        } else if (on) {
+            sb_add(t, "%.*s", (int)n, p);
+        }
+        p += n;
+    }
+    return depth ? "//#if without //#endif" : NULL;
+}
 
 wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *err)
 {
@@ -301,7 +343,11 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
         }
     }
     sb_add(&t, "fn wg_flat(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }\n");
-    sb_add(&t, "%s", body);
+    const char *why = add_body(&t, k, body);
+    if (why) {
+        free(t.s);
+        return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: kernel %s: %s", k->kernel, why);
+    }
     if (t.oom) {
         free(t.s);
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory building kernel %s", k->kernel);

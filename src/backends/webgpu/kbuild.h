@@ -22,7 +22,13 @@
  * writing split-K partials instead of y).
  *
  * Operands in the same buffer share one binding when they fit in one
- * (alignment and max-binding permitting); overlapping operands must. */
+ * (alignment and max-binding permitting); overlapping operands must.
+ *
+ * A kernel file may keep alternative texts under a bool constant (for what
+ * a WGSL `if` on a constant cannot choose, such as a workgroup array's
+ * type): lines between "//#if NAME" (or "//#if !NAME"), an optional
+ * "//#else" and "//#endif" are kept or dropped by the constant's value set
+ * with kb_const_b. Unknown names and unbalanced lines are errors. */
 #ifndef WSD_WEBGPU_KBUILD_H
 #define WSD_WEBGPU_KBUILD_H
 
@@ -30,6 +36,7 @@
 
 #define KB_MAX_OPND 8
 #define KB_MAX_PARAMS 56
+#define KB_MAX_BOOLS 16
 
 typedef struct kb_opnd {
     char name[12];
@@ -51,6 +58,10 @@ typedef struct kb {
     char ptype[KB_MAX_PARAMS]; /* 'u', 'i', 'f' */
     int np;
     uint32_t grid[3];
+    /* bool constants, also for the kernel text's //#if lines */
+    char bname[KB_MAX_BOOLS][16];
+    int bval[KB_MAX_BOOLS];
+    int nbool;
 } kb;
 
 void kb_init(kb *k, const char *kernel, const char *variant);

@@ -774,6 +774,7 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
         kb_const_u(&k, "BKV", v->bkv);
         kb_const_u(&k, "KC", c.kc);
         kb_const_u(&k, "SMN", c.smn);
+        kb_const_b(&k, "K2D", v->k2d);
     } else if (v->kind == ATTN_TILED || v->kind == ATTN_FAST) {
         attn_tiling t;
         attn_tiled_constants(v, (uint32_t)DV, &t);

@@ -28,30 +28,36 @@ const gemm_variant gemm_variants[] = {
 const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
 
 const attn_variant attn_variants[] = {
-    {"ref", ATTN_REF, 0, 0, 0, 0, 0},
-    {"q16k32t64", ATTN_FLASH, 16, 32, 64, 0, 0},
-    {"q16k32t128", ATTN_FLASH, 16, 32, 128, 0, 0},
-    {"q16k32t256", ATTN_FLASH, 16, 32, 256, 0, 0},
-    {"t32x64", ATTN_TILED, 32, 64, 0, 0, 0},
-    {"t64x64", ATTN_TILED, 64, 64, 0, 0, 0},
-    {"t64x32", ATTN_TILED, 64, 32, 0, 0, 0},
-    {"t64x128", ATTN_TILED, 64, 128, 0, 0, 0},
-    {"t16x256", ATTN_TILED, 16, 256, 0, 0, 0},
-    {"t32x128", ATTN_TILED, 32, 128, 0, 0, 0},
-    {"t16x128", ATTN_TILED, 16, 128, 0, 0, 0},
-    {"f64x32", ATTN_FAST, 64, 32, 0, 0, 0},
-    {"f64x64", ATTN_FAST, 64, 64, 0, 0, 0},
-    {"f32x64", ATTN_FAST, 32, 64, 0, 0, 0},
-    {"g64s4b64", ATTN_REG, 64, 64, 0, 1, 4},
-    {"g64s4b128", ATTN_REG, 64, 128, 0, 1, 4},
-    {"g128s2b64", ATTN_REG, 128, 64, 0, 1, 2},
-    {"g32s8b128", ATTN_REG, 32, 128, 0, 1, 8},
-    {"g128s2b128", ATTN_REG, 128, 128, 0, 1, 2},
-    {"g64s2b128", ATTN_REG, 64, 128, 0, 1, 2},
-    {"g64s2b32", ATTN_REG, 64, 32, 0, 1, 2},
-    {"g64s4b128c32", ATTN_REG, 64, 128, 32, 1, 4},
-    {"g128s2b128c32", ATTN_REG, 128, 128, 32, 1, 2},
-    {"g64s4b128c8", ATTN_REG, 64, 128, 8, 1, 4},
+    {"ref", ATTN_REF, 0, 0, 0, 0, 0, 0},
+    {"q16k32t64", ATTN_FLASH, 16, 32, 64, 0, 0, 0},
+    {"q16k32t128", ATTN_FLASH, 16, 32, 128, 0, 0, 0},
+    {"q16k32t256", ATTN_FLASH, 16, 32, 256, 0, 0, 0},
+    {"t32x64", ATTN_TILED, 32, 64, 0, 0, 0, 0},
+    {"t64x64", ATTN_TILED, 64, 64, 0, 0, 0, 0},
+    {"t64x32", ATTN_TILED, 64, 32, 0, 0, 0, 0},
+    {"t64x128", ATTN_TILED, 64, 128, 0, 0, 0, 0},
+    {"t16x256", ATTN_TILED, 16, 256, 0, 0, 0, 0},
+    {"t32x128", ATTN_TILED, 32, 128, 0, 0, 0, 0},
+    {"t16x128", ATTN_TILED, 16, 128, 0, 0, 0, 0},
+    {"f64x32", ATTN_FAST, 64, 32, 0, 0, 0, 0},
+    {"f64x64", ATTN_FAST, 64, 64, 0, 0, 0, 0},
+    {"f32x64", ATTN_FAST, 32, 64, 0, 0, 0, 0},
+    {"g64s4b64", ATTN_REG, 64, 64, 0, 1, 4, 0},
+    {"g64s4b128", ATTN_REG, 64, 128, 0, 1, 4, 0},
+    {"g128s2b64", ATTN_REG, 128, 64, 0, 1, 2, 0},
+    {"g32s8b128", ATTN_REG, 32, 128, 0, 1, 8, 0},
+    {"g128s2b128", ATTN_REG, 128, 128, 0, 1, 2, 0},
+    {"g64s2b128", ATTN_REG, 64, 128, 0, 1, 2, 0},
+    {"g64s2b32", ATTN_REG, 64, 32, 0, 1, 2, 0},
+    {"g64s4b128c32", ATTN_REG, 64, 128, 32, 1, 4, 0},
+    {"g128s2b128c32", ATTN_REG, 128, 128, 32, 1, 2, 0},
+    {"g64s4b128c8", ATTN_REG, 64, 128, 8, 1, 4, 0},
+    {"g64s4b64d", ATTN_REG, 64, 64, 0, 1, 4, 1},
+    {"g64s4b128d", ATTN_REG, 64, 128, 0, 1, 4, 1},
+    {"g128s2b64d", ATTN_REG, 128, 64, 0, 1, 2, 1},
+    {"g128s2b128d", ATTN_REG, 128, 128, 0, 1, 2, 1},
+    {"g64s2b128d", ATTN_REG, 64, 128, 0, 1, 2, 1},
+    {"g64s2b32d", ATTN_REG, 64, 32, 0, 1, 2, 1},
 };
 const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
 
@@ -169,6 +175,7 @@ int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu
         attn_reg_constants(v, d, dv, &c);
         /* the rows' Q and output live in registers: keep them to ~192 floats */
         return d % 4 == 0 && dv % 4 == 0 && v->rq * (d + dv) <= 192 && c.kc && (v->bkv / v->ks) % c.kc == 0 &&
+               (!v->k2d || (uint64_t)v->bq * dv <= (uint64_t)v->bkv * (d + dv)) &&
                v->bq % v->rq == 0 && c.nt <= caps->max_invocations && c.nt <= caps->max_workgroup_size_x &&
                16ull * c.smn + 8ull * v->ks * v->bq <= caps->max_workgroup_storage;
     }

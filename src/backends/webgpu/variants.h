@@ -42,6 +42,7 @@ typedef struct attn_variant {
     int kind;
     uint32_t bq, bkv, nt; /* ATTN_REG: nt = keys per score chunk (0: min(16, BKV / KS)) */
     uint32_t rq, ks;      /* ATTN_REG only */
+    int k2d;              /* ATTN_REG: K/V staged as 2-D [key][d] arrays (names end in 'd') */
 } attn_variant;
 
 /* attn_reg.wgsl's derived constants: threads, keys per score chunk, and
