@@ -935,6 +935,11 @@ static void unreadable_paths(void)
     expect_load("the model path is a character device (/dev/null)", "/dev/null", WSD_ERR_IO,
                 NEEDLES("/dev/null: is a character device, expected a file"));
 
+    /* a device as the init image: refused at once (it used to be read up to
+     * the 1 GiB PNG limit before the size check refused it) */
+    expect_cli("CLI: init image is a character device (/dev/zero)", fmt("-p x -i /dev/zero -o %s/zero.png", dir), 2,
+               NEEDLES("/dev/zero: is a character device, expected a file"));
+
     /* a file that opens but whose read fails: /proc/self/mem has nothing mapped at offset 0 */
     if (access("/proc/self/mem", F_OK) == 0)
         expect_cli("CLI: init image whose read fails (/proc/self/mem)", fmt("-p x -i /proc/self/mem -o %s/eio.png", dir), 2,

@@ -62,9 +62,12 @@ wsd_status wsd_read_file(const char *path, size_t max_size, wsd_file_bytes *out,
     int fd = open_read(path, &st);
     if (fd < 0)
         return open_error(path, err);
-    if (S_ISDIR(st.st_mode)) {
+    /* Regular files and pipes only: a device reads endlessly (/dev/zero up
+     * to the size limit, a disk as far as it goes) and is never what a user
+     * means by an image or a config file. */
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
         close(fd);
-        return wsd_fail(err, WSD_ERR_IO, "%s: is a directory, expected a file", path);
+        return wsd_fail(err, WSD_ERR_IO, "%s: is %s, expected a file", path, file_kind(st.st_mode));
     }
     FILE *f = fdopen(fd, "rb");
     if (!f) {
