@@ -9,6 +9,7 @@
  * Graphs: text encoder (batch 2), UNet (batch 2 = CFG, 64x64 latents, 77
  * tokens), VAE decoder (64x64 -> 512x512) and VAE encoder (512x512), each
  * with f16 and f32 weight storage. */
+#include "backends/webgpu/kbuild.h"
 #include "backends/webgpu/lower.h"
 #include "backends/webgpu/tune.h"
 #include "backends/webgpu/webgpu_backend.h"
@@ -16,6 +17,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MIB (1ull << 20)
@@ -152,8 +154,40 @@ static void check_tune_near(void)
     wsd_tune_db_free(db);
 }
 
+/* kbuild's //#if lines: kept and dropped text, nesting, and the errors */
+static void check_kbuild_if(void)
+{
+    kb k;
+    kb_init(&k, "none", NULL);
+    kb_const_b(&k, "A", 1);
+    kb_const_b(&k, "B", 0);
+    static const struct {
+        const char *in, *want; /* want NULL: an error */
+    } cases[] = {
+        {"x\n//#if A\na\n//#else\nna\n//#endif\ny\n", "x\na\ny\n"},
+        {"//#if B\nb\n//#else\nnb\n//#endif\n", "nb\n"},
+        {"//#if !B\n  //#if A\nab\n  //#else\nanb\n  //#endif\n//#endif\nz", "ab\nz"},
+        {"//#if B\n//#if A\nhidden\n//#else\nhidden too\n//#endif\n//#endif\n", ""},
+        {"//#if C\nc\n//#endif\n", NULL},
+        {"//#if A\na\n", NULL},
+        {"a\n//#endif\n", NULL},
+        {"//#else\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL;
+        const char *why = kb_filter_text(&k, cases[i].in, &out);
+        if (cases[i].want)
+            CHECKF(!why && out && !strcmp(out, cases[i].want), "kbuild //#if case %zu: got %s%s", i, why ? why : "",
+                   out ? out : "");
+        else
+            CHECKF(why && !out, "kbuild //#if case %zu: no error", i);
+        free(out);
+    }
+}
+
 int main(void)
 {
+    check_kbuild_if();
     check_tune_near();
     gpu_caps caps;
     wgl_default_caps(&caps);

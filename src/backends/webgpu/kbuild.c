@@ -160,6 +160,23 @@ static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
 
 /* Appends the kernel text, keeping or dropping the lines of its //#if
  * blocks (see kbuild.h); returns NULL or what is wrong. */
+static const char *add_body(sbuf *t, const kb *k, const char *body);
+
+const char *kb_filter_text(const kb *k, const char *text, char **out)
+{
+    sbuf t = {0};
+    const char *why = add_body(&t, k, text);
+    if (!why && t.oom) why = "out of memory";
+    if (why) {
+        free(t.s);
+        *out = NULL;
+        return why;
+    }
+    if (!t.s) t.s = calloc(1, 1);
+    *out = t.s;
+    return t.s ? NULL : "out of memory";
+}
+
 static const char *add_body(sbuf *t, const kb *k, const char *body)
 {
     int keep[8], depth = 0; /* keep[d]: lines at depth d+1 are kept */

@@ -77,6 +77,11 @@ void kb_stub(kb *k, const char *name);
 void kb_grid_flat(kb *k, uint64_t groups, uint32_t max_per_dim);
 void kb_grid(kb *k, uint32_t x, uint32_t y, uint32_t z);
 
+/* The kernel text as kb_emit uses it: the //#if blocks resolved by k's
+ * bool constants. Returns NULL and sets *out (the caller frees it), or
+ * returns what is wrong (unknown name, unbalanced lines) and sets *out NULL. */
+const char *kb_filter_text(const kb *k, const char *text, char **out);
+
 /* Appends the dispatch to the program. */
 wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *err);
 
