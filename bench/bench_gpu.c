@@ -15,13 +15,15 @@
  * Targets on one H100 (issue 5): UNet step <= 80 ms, VAE decode <= 120 ms,
  * 20-step image <= 2.5 s, peak GPU memory <= 2.6 GiB.
  *
- * usage: bench_gpu [--steps N] [--size PX] [--profile] [--tune FILE [--tune-only S]]
+ * usage: bench_gpu [--steps N] [--size PX] [--profile] [--tune FILE [--tune-only S] [--in-step]]
  *                  [--gpu-limits default] [--weights f16|f32] [--tiny]
  *   --profile     also time every kernel of the UNet step and the VAE decoder
  *   --tune FILE   first tune the hot operators of all three networks at this
  *                 size, write the database to FILE and use it
  *   --tune-only S with --tune: only the signatures containing S (e.g.
  *                 "attention", or a comma-separated list); the rest keep the shipped entries
+ *   --in-step     with --tune: time each candidate inside the whole network
+ *                 (wsd_webgpu_tune_graph_in_step) instead of alone
  *   --tiny        tiny-sd15 widths instead of SD 1.5's (a smoke test for
  *                 machines without a GPU)
  * On a machine without a GPU set VK_ICD_FILENAMES to SwiftShader and use a
@@ -138,6 +140,7 @@ int main(int argc, char **argv)
 {
     int steps = 20, size = 512, profile = 0, default_limits = 0, tiny = 0;
     const char *tune_out = NULL, *tune_only = NULL;
+    int in_step = 0;
     wsd_gpu_weights wts = WSD_GPU_WEIGHTS_F16;
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
         else if (!strcmp(argv[i], "--tune") && i + 1 < argc) tune_out = argv[++i];
         else if (!strcmp(argv[i], "--tune-only") && i + 1 < argc) tune_only = argv[++i];
+        else if (!strcmp(argv[i], "--in-step")) in_step = 1;
         else if (!strcmp(argv[i], "--gpu-limits") && i + 1 < argc) default_limits = !strcmp(argv[++i], "default");
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wts = !strcmp(argv[++i], "f32") ? WSD_GPU_WEIGHTS_F32 : WSD_GPU_WEIGHTS_F16;
         else DIE("unknown argument %s (see the comment at the top of bench/bench_gpu.c)", argv[i]);
@@ -228,9 +232,15 @@ int main(int argc, char **argv)
         wsd_tune_opts to = {30.0, 0, stdout, tune_only};
         int n1 = 0, n2 = 0, n3 = 0;
         double t0 = now_ms();
-        TRY(wsd_webgpu_tune_graph(be, gu, db, &to, &n1, &err));
-        TRY(wsd_webgpu_tune_graph(be, gv, db, &to, &n2, &err));
-        TRY(wsd_webgpu_tune_graph(be, gc, db, &to, &n3, &err));
+        if (in_step) {
+            TRY(wsd_webgpu_tune_graph_in_step(be, gu, db, &to, &n1, &err));
+            TRY(wsd_webgpu_tune_graph_in_step(be, gv, db, &to, &n2, &err));
+            TRY(wsd_webgpu_tune_graph_in_step(be, gc, db, &to, &n3, &err));
+        } else {
+            TRY(wsd_webgpu_tune_graph(be, gu, db, &to, &n1, &err));
+            TRY(wsd_webgpu_tune_graph(be, gv, db, &to, &n2, &err));
+            TRY(wsd_webgpu_tune_graph(be, gc, db, &to, &n3, &err));
+        }
         if (wsd_tune_db_write(db, tune_out) != 0) DIE("cannot write %s", tune_out);
         printf("tune: %d + %d + %d signatures in %.1f s -> %s\n", n1, n2, n3, (now_ms() - t0) / 1e3, tune_out);
         wsd_tune_db_free(db);

@@ -12,6 +12,8 @@
  * SwiftShader ICD when unset. If the WebGPU backend cannot start this test
  * FAILS (CI is supposed to have Dawn and SwiftShader). */
 #include "backends/backend.h"
+#include "backends/webgpu/lower.h"
+#include "backends/webgpu/tuner.h"
 #include "backends/webgpu/variants.h"
 #include "backends/webgpu/webgpu_backend.h"
 #include "testutil.h"
@@ -563,6 +565,57 @@ static wsd_backend *make_gpu(int default_limits, wsd_gpu_weights wt, uint64_t ma
     return be;
 }
 
+/* The in-step tuner (wsd_webgpu_tune_graph_in_step) on one case's graph:
+ * it must write one entry for the graph's hot signature, naming a variant
+ * that exists and fits, and that variant must compute what the CPU does. */
+static void check_tune_in_step(wsd_backend *cpu, wsd_backend *gpu, const char *case_name)
+{
+    int c = 0;
+    while (c < N_CASES && strcmp(cases[c].name, case_name)) c++;
+    if (c == N_CASES) {
+        CHECKF(0, "no case %s", case_name);
+        return;
+    }
+    wtab w = {0};
+    wg_graph *g = wg_new(weight_fn, &w);
+    static uint64_t uid = 0x5157E9000ull;
+    g->weights_uid = ++uid;
+    int out = cases[c].build(g);
+    if (out >= 0) wg_output(g, out, "out");
+    wsd_err err = {0};
+    CHECKF(wg_status(g, &err) == WSD_OK, "%s: build: %s", case_name, err.msg);
+    const gpu_caps *caps = gpu_get_caps(wsd_backend_webgpu_device(gpu));
+    char key[64], sig[200] = "";
+    wsd_tune_adapter_key(caps, key, sizeof key);
+    int fam = WGL_HOT_NONE;
+    for (int i = 0; i < g->n_nodes && fam == WGL_HOT_NONE; i++) fam = wgl_node_signature(g, &g->nodes[i], 0, sig, sizeof sig);
+    wsd_tune_db *db = wsd_tune_db_load(NULL, 0);
+    wsd_tune_opts o = {30.0, 0, NULL, NULL};
+    int nt = 0;
+    wsd_status st = db ? wsd_webgpu_tune_graph_in_step(gpu, g, db, &o, &nt, &err) : WSD_ERR_OUT_OF_MEMORY;
+    CHECKF(st == WSD_OK && nt == 1, "%s: in-step tuning: status %d, %d signatures: %s", case_name, (int)st, nt, err.msg);
+    const char *pick = db ? wsd_tune_db_lookup(db, key, sig) : NULL;
+    int known = 0;
+    if (pick && fam == WGL_HOT_GEMM) {
+        gemm_pick gp = gemm_pick_parse(pick);
+        known = gp.v && !gp.v->ref && gemm_variant_fits(gp.v, caps);
+    } else if (pick && fam == WGL_HOT_ATTN) {
+        for (int v = 0; v < n_attn_variants; v++) known |= !strcmp(attn_variants[v].name, pick);
+    }
+    CHECKF(known, "%s: in-step tuning picked %s for %s", case_name, pick ? pick : "nothing", sig);
+    printf("in-step tuning: %s -> %s\n", sig, pick ? pick : "(none)");
+    if (known) {
+        wsd_backend_webgpu_set_variant(gpu, pick);
+        char label[80];
+        snprintf(label, sizeof label, "in-step pick %s", pick);
+        check_case(cpu, gpu, c, 0, label);
+        wsd_backend_webgpu_set_variant(gpu, NULL);
+    }
+    wsd_tune_db_free(db);
+    wg_free(g);
+    wtab_free(&w);
+}
+
 int main(int argc, char **argv)
 {
     if (!getenv("VK_ICD_FILENAMES") && access("/usr/lib/chromium/vk_swiftshader_icd.json", R_OK) == 0)
@@ -658,6 +711,16 @@ int main(int argc, char **argv)
         for (int c = 0; c < N_CASES; c++)
             if (!only || strstr(cases[c].name, only)) check_case(cpu, gpu, c, 0, "default limits");
         wsd_backend_destroy(gpu);
+    }
+
+    /* 4b. the in-step tuner (a gemm with a second split-K pass, an attention) */
+    if (!only || strstr("in-step tuning", only)) {
+        gpu = make_gpu(0, WSD_GPU_WEIGHTS_F32, 0, 0);
+        if (gpu) {
+            check_tune_in_step(cpu, gpu, "linear K=600");
+            check_tune_in_step(cpu, gpu, "attention causal");
+            wsd_backend_destroy(gpu);
+        }
     }
 
     /* 5. pretend limits of 4 KiB per binding and 16 KiB per buffer: the

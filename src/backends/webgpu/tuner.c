@@ -198,6 +198,80 @@ static int sig_selected(const char *sig, const char *only)
     return 0;
 }
 
+/* The kernel variants to try for one hot operator: every variant that fits
+ * the device (gemm: with its automatic split-K count too; name[0] is "ref"
+ * for gemm and attention), then (cands_splits) the best tile with other
+ * split-K counts. */
+typedef struct cand_list {
+    char name[64][48];
+    const char *ptr[64];
+    int n;
+    uint64_t gm, gn, gb, gk; /* gemm shape */
+} cand_list;
+
+static void cands_add(cand_list *c, const char *name, uint32_t split)
+{
+    if (c->n >= 64) return;
+    if (split > 1)
+        snprintf(c->name[c->n], sizeof c->name[0], "%s/s%u", name, split);
+    else
+        snprintf(c->name[c->n], sizeof c->name[0], "%s", name);
+    for (int q = 0; q < c->n; q++)
+        if (!strcmp(c->name[q], c->name[c->n])) return;
+    c->ptr[c->n] = c->name[c->n];
+    c->n++;
+}
+
+static void cands_first(const wg_graph *g, const wg_node *n, int fam, const gpu_caps *caps, cand_list *c)
+{
+    memset(c, 0, sizeof *c);
+    if (fam == WGL_HOT_GEMM) {
+        const wg_tensor *X = &g->t[n->in[0]], *Wt = &g->t[n->in[1]], *Y = &g->t[n->out];
+        if (n->op == WG_OP_CONV2D) {
+            c->gm = (uint64_t)Wt->shape[0];
+            c->gn = (uint64_t)(Y->shape[2] * Y->shape[3]);
+            c->gb = (uint64_t)X->shape[0];
+            c->gk = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
+        } else {
+            c->gk = (uint64_t)Wt->shape[1];
+            c->gm = (uint64_t)wg_numel(X) / c->gk;
+            c->gn = (uint64_t)Wt->shape[0];
+            c->gb = 1;
+        }
+        int conv3s1 = wgl_conv3s1(g, n);
+        for (int v = 0; v < n_gemm_variants && c->n < 46; v++) {
+            const gemm_variant *gv = &gemm_variants[v];
+            if (!gemm_variant_fits(gv, caps) || !gemm_variant_applies(gv, conv3s1)) continue;
+            cands_add(c, gv->name, 1);
+            uint32_t sp = wgl_split_cap(gemm_auto_split(gv, c->gm, c->gn, c->gb, c->gk), c->gm * c->gn * c->gb);
+            if (sp > 1) cands_add(c, gv->name, sp);
+        }
+    } else if (fam == WGL_HOT_ATTN) {
+        uint32_t dq = (uint32_t)(g->t[n->in[0]].shape[2] / n->ip[0]), dv = (uint32_t)(g->t[n->in[2]].shape[2] / n->ip[0]);
+        for (int v = 0; v < n_attn_variants && c->n < 46; v++)
+            if (attn_variant_fits2(&attn_variants[v], dq, dv, caps)) cands_add(c, attn_variants[v].name, 1);
+    } else {
+        for (int v = 0; v < n_gn_variants && c->n < 46; v++) cands_add(c, gn_variants[v].name, 1);
+    }
+}
+
+/* Adds `best`'s tile with split-K counts 1-32 (non-powers of two too: the
+ * grid's fit to the device's multiprocessors decides); returns how many. */
+static int cands_splits(cand_list *c, const char *best)
+{
+    gemm_pick bp = gemm_pick_parse(best);
+    if (!bp.v || bp.v->ref) return 0;
+    static const uint32_t cand_s[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+    uint64_t wgs = ((c->gm + bp.v->bm - 1) / bp.v->bm) * ((c->gn + bp.v->bn - 1) / bp.v->bn) * c->gb;
+    int before = c->n;
+    for (size_t k = 0; k < sizeof cand_s / sizeof cand_s[0]; k++) {
+        uint32_t sp = cand_s[k];
+        if (sp == bp.split || c->gk / sp < 64 || wgs * sp > 4096 || wgl_split_cap(sp, c->gm * c->gn * c->gb) != sp) continue;
+        cands_add(c, bp.v->name, sp);
+    }
+    return c->n - before;
+}
+
 wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
                                  int *n_tuned, wsd_err *err)
 {
@@ -242,42 +316,8 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
         }
         inputs in;
         make_inputs(one, &in, 0xABCDEFull + (uint64_t)i);
-        const char *names[64];
-        char split_names[24][48], more_names[12][48];
-        int nv = 0, ns = 0;
-        uint64_t gm = 0, gn = 0, gb = 0, gk = 0;
-        if (fam == WGL_HOT_GEMM) {
-            const wg_tensor *X = &g->t[n->in[0]], *Wt = &g->t[n->in[1]], *Y = &g->t[n->out];
-            if (n->op == WG_OP_CONV2D) {
-                gm = (uint64_t)Wt->shape[0];
-                gn = (uint64_t)(Y->shape[2] * Y->shape[3]);
-                gb = (uint64_t)X->shape[0];
-                gk = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
-            } else {
-                gk = (uint64_t)Wt->shape[1];
-                gm = (uint64_t)wg_numel(X) / gk;
-                gn = (uint64_t)Wt->shape[0];
-                gb = 1;
-            }
-            int conv3s1 = wgl_conv3s1(g, n);
-            for (int v = 0; v < n_gemm_variants && nv < 46; v++) {
-                if (!gemm_variant_fits(&gemm_variants[v], caps) || !gemm_variant_applies(&gemm_variants[v], conv3s1))
-                    continue;
-                names[nv++] = gemm_variants[v].name;
-                uint32_t sp = wgl_split_cap(gemm_auto_split(&gemm_variants[v], gm, gn, gb, gk), gm * gn * gb);
-                if (sp > 1 && ns < 24 && nv < 46) { /* and with split-K */
-                    snprintf(split_names[ns], sizeof split_names[ns], "%s/s%u", gemm_variants[v].name, sp);
-                    names[nv++] = split_names[ns++];
-                }
-            }
-        } else if (fam == WGL_HOT_ATTN) {
-            uint32_t dv = (uint32_t)(one->t[wg_find(one, "v")].shape[2] / n->ip[0]);
-            uint32_t dq = (uint32_t)(one->t[wg_find(one, "x")].shape[2] / n->ip[0]);
-            for (int v = 0; v < n_attn_variants && nv < 46; v++)
-                if (attn_variant_fits2(&attn_variants[v], dq, dv, caps)) names[nv++] = attn_variants[v].name;
-        } else {
-            for (int v = 0; v < n_gn_variants && nv < 46; v++) names[nv++] = gn_variants[v].name;
-        }
+        cand_list cl;
+        cands_first(g, n, fam, caps, &cl);
         /* names[0] is the reference for gemm/attn ("ref"); the first gn variant otherwise */
         float *ref = NULL, *cand = NULL;
         size_t nout = (size_t)wg_numel(&one->t[wg_find(one, "out")]);
@@ -287,35 +327,17 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
         size_t note_len = 0;
         int extended = 0;
         for (int v = 0; st == WSD_OK; v++) {
-            if (v == nv) {
-                /* second pass (gemm): the best tile variant with other split-K
-                 * counts (non-powers of two too: the grid's fit to the
-                 * device's multiprocessors decides) */
+            if (v == cl.n) {
+                /* second pass (gemm): the best tile variant with other split-K counts */
                 if (fam != WGL_HOT_GEMM || extended || !best_name) break;
                 extended = 1;
-                gemm_pick bp = gemm_pick_parse(best_name);
-                if (!bp.v || bp.v->ref) break;
-                static const uint32_t cand_s[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
-                uint64_t wgs = ((gm + bp.v->bm - 1) / bp.v->bm) * ((gn + bp.v->bn - 1) / bp.v->bn) * gb;
-                int nm = 0;
-                for (size_t c = 0; c < sizeof cand_s / sizeof cand_s[0] && nm < 12 && nv < 64; c++) {
-                    uint32_t sp = cand_s[c];
-                    if (sp == bp.split || gk / sp < 64 || wgs * sp > 4096 || wgl_split_cap(sp, gm * gn * gb) != sp)
-                        continue;
-                    if (sp == 1)
-                        snprintf(more_names[nm], sizeof more_names[nm], "%s", bp.v->name);
-                    else
-                        snprintf(more_names[nm], sizeof more_names[nm], "%s/s%u", bp.v->name, sp);
-                    int seen_already = 0;
-                    for (int q = 0; q < nv && !seen_already; q++) seen_already = !strcmp(names[q], more_names[nm]);
-                    if (!seen_already) names[nv++] = more_names[nm++];
-                }
-                if (v == nv) break;
+                if (!cands_splits(&cl, best_name)) break;
             }
             double ms = 0;
             float **dst = v == 0 ? &ref : &cand;
             wsd_err e2;
             memset(&e2, 0, sizeof e2);
+            const char *const *names = (const char *const *)cl.ptr;
             wsd_status s2 = time_variant(be, one, names[v], &in, dst, target, &ms, &e2);
             if (s2 != WSD_OK) {
                 if (log) fprintf(log, "tune: %s: variant %s failed: %s\n", sig, names[v], e2.msg);
@@ -368,6 +390,113 @@ static int cmp_prof(const void *a, const void *b)
 {
     const prof_row *x = a, *y = b;
     return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+/* Time of the commands of `ex` that implement nodes whose signature is
+ * `sig` (sig_of[node]), each timed alone as the profiler does. */
+static wsd_status time_sig_cmds(wsd_exec *ex, char *const *sig_of, int n_nodes, const char *sig, double *ms,
+                                wsd_err *err)
+{
+    const wgl_prog *p = wsd_webgpu_exec_prog(ex);
+    *ms = 0;
+    for (int i = 0; i < p->n_cmds; i++) {
+        int nd = p->cmds[i].node;
+        if (nd < 0 || nd >= n_nodes || !sig_of[nd] || strcmp(sig_of[nd], sig)) continue;
+        double t0 = now_ms();
+        WSD_TRY(wsd_webgpu_exec_run_range(ex, i, 1, 1, err));
+        double t1 = now_ms() - t0;
+        int reps = t1 > 0 ? (int)(4.0 / t1) : 20;
+        if (reps < 2) reps = 2;
+        if (reps > 20) reps = 20;
+        t0 = now_ms();
+        WSD_TRY(wsd_webgpu_exec_run_range(ex, i, 1, reps, err));
+        *ms += (now_ms() - t0) / reps;
+    }
+    return WSD_OK;
+}
+
+wsd_status wsd_webgpu_tune_graph_in_step(wsd_backend *be, wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
+                                         int *n_tuned, wsd_err *err)
+{
+    gpu_device *dev = wsd_backend_webgpu_device(be);
+    if (!dev) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "tune: not a WebGPU backend");
+    const gpu_caps *caps = gpu_get_caps(dev);
+    char key[64];
+    wsd_tune_adapter_key(caps, key, sizeof key);
+    int f16 = wsd_backend_webgpu_weight_type(be) == WGL_F16P;
+    FILE *log = o ? o->log : NULL;
+    if (n_tuned) *n_tuned = 0;
+    wg_plan plan = {0};
+    WSD_TRY(wg_plan_memory(g, &plan, err));
+    char **sig_of = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *sig_of);
+    wsd_status st = sig_of ? WSD_OK : wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
+    for (int i = 0; i < g->n_nodes && st == WSD_OK; i++) {
+        char sig[200];
+        if (wgl_node_signature(g, &g->nodes[i], f16, sig, sizeof sig) == WGL_HOT_NONE) continue;
+        if (!(sig_of[i] = wsd_strdup(sig))) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
+    }
+    for (int i = 0; i < g->n_nodes && st == WSD_OK; i++) {
+        if (!sig_of[i]) continue;
+        const char *sig = sig_of[i];
+        int first = 1;
+        for (int k = 0; k < i && first; k++) first = !sig_of[k] || strcmp(sig_of[k], sig);
+        if (!first) continue;
+        if (o && o->skip_known && wsd_tune_db_lookup(db, key, sig)) continue;
+        if (o && o->only && !sig_selected(sig, o->only)) continue;
+        const wg_node *n = &g->nodes[i];
+        int fam = wgl_node_signature(g, n, f16, (char[200]){0}, 200);
+        cand_list cl;
+        cands_first(g, n, fam, caps, &cl);
+        double best = INFINITY;
+        const char *best_name = NULL;
+        char note[1024] = "";
+        size_t note_len = 0;
+        int extended = 0;
+        /* "ref" (names[0] for gemm and attention) is far too slow to time in a whole step */
+        for (int v = fam == WGL_HOT_GN ? 0 : 1; st == WSD_OK; v++) {
+            if (v == cl.n) {
+                if (fam != WGL_HOT_GEMM || extended || !best_name) break;
+                extended = 1;
+                if (!cands_splits(&cl, best_name)) break;
+            }
+            wsd_backend_webgpu_set_tune_override(be, sig, cl.name[v]);
+            wsd_exec *ex = NULL;
+            wsd_err e2;
+            memset(&e2, 0, sizeof e2);
+            double ms = 0;
+            wsd_status s2 = be->iface->compile(be, g, &plan, &ex, &e2);
+            if (s2 == WSD_OK) s2 = be->iface->run(ex, NULL, NULL, &e2);
+            if (s2 == WSD_OK) s2 = time_sig_cmds(ex, sig_of, g->n_nodes, sig, &ms, &e2);
+            if (ex) be->iface->exec_free(ex);
+            if (s2 != WSD_OK) {
+                if (log) fprintf(log, "tune: %s: variant %s failed: %s\n", sig, cl.name[v], e2.msg);
+                if (s2 == WSD_ERR_DEVICE) { /* the device is gone: stop */
+                    st = s2;
+                    if (err) *err = e2;
+                }
+                continue;
+            }
+            if (note_len + 48 < sizeof note)
+                note_len += (size_t)snprintf(note + note_len, sizeof note - note_len, "%s%s=%.3f", note_len ? " " : "",
+                                             cl.name[v], ms);
+            if (ms < best) {
+                best = ms;
+                best_name = cl.name[v];
+            }
+        }
+        wsd_backend_webgpu_set_tune_override(be, NULL, NULL);
+        if (st == WSD_OK && best_name) {
+            char full[1100];
+            snprintf(full, sizeof full, "in step: %s", note);
+            if (wsd_tune_db_set(db, key, sig, best_name, full) != 0) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
+            if (n_tuned) (*n_tuned)++;
+            if (log) fprintf(log, "tune (in step): %-80s -> %-16s %.3f ms   (%s)\n", sig, best_name, best, note);
+        }
+    }
+    wsd_backend_webgpu_set_tune_override(be, NULL, NULL);
+    for (int i = 0; sig_of && i < g->n_nodes; i++) free(sig_of[i]);
+    free(sig_of);
+    return st;
 }
 
 /* operator classes of the profile's summary, and a node's floating-point

@@ -29,6 +29,17 @@ typedef struct wsd_tune_opts {
 wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
                                  int *n_tuned, wsd_err *err);
 
+/* Tunes like wsd_webgpu_tune_graph, but times each candidate inside the
+ * whole graph `g` (which needs its weights; it is planned again): the graph is compiled with the
+ * candidate for one signature, run once, and the commands of that
+ * signature's nodes are timed alone in place (as the profiler does), so
+ * caches, neighbours and the real data count. Slower (a compile per
+ * candidate), and no reference check: the variants are tested in CI. Tried
+ * because the one-node timing misjudged whole kernel families (attention
+ * with 2-D staging: 5-8 ms alone, 2.3 ms in the UNet step). */
+wsd_status wsd_webgpu_tune_graph_in_step(wsd_backend *be, wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
+                                         int *n_tuned, wsd_err *err);
+
 /* Times every command of a compiled exec on its own and prints the time per
  * kernel (pipeline) name, sorted, with the share of the total; with the
  * exec's graph `g` (may be NULL) also per operator class with GFLOP/s.

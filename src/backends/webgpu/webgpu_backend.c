@@ -42,6 +42,8 @@ typedef struct wgpu_backend {
     int force_reference;
     char force_variant[32];
     int has_force_variant;
+    char tune_sig[200], tune_variant[48]; /* wsd_backend_webgpu_set_tune_override */
+    int has_tune_override;
     uint64_t max_binding_override, max_buffer_override;
     wsd_tune_db *db;
     char adapter_key[64];
@@ -292,6 +294,7 @@ wsd_status wgl_plan_only_weight(void *user, const wg_graph *g, int t, int want_f
 static const char *tune_lookup(void *user, const char *sig)
 {
     wgpu_backend *be = user;
+    if (be->has_tune_override && !strcmp(sig, be->tune_sig)) return be->tune_variant;
     return wsd_tune_db_lookup_near(be->db, be->adapter_key, sig);
 }
 
@@ -378,7 +381,7 @@ static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, const wgl_li
     o.weights_f16 = be->weights_f16;
     o.weight = weight_resolve;
     o.weight_user = be;
-    o.tune = be->db ? tune_lookup : NULL;
+    o.tune = be->db || be->has_tune_override ? tune_lookup : NULL;
     o.tune_user = be;
     o.force_reference = be->force_reference;
     o.force_variant = be->has_force_variant ? be->force_variant : NULL;
@@ -623,6 +626,14 @@ void wsd_backend_webgpu_set_variant(wsd_backend *base, const char *variant)
     wgpu_backend *be = (wgpu_backend *)base;
     be->has_force_variant = variant != NULL;
     snprintf(be->force_variant, sizeof be->force_variant, "%s", variant ? variant : "");
+}
+
+void wsd_backend_webgpu_set_tune_override(wsd_backend *base, const char *sig, const char *variant)
+{
+    wgpu_backend *be = (wgpu_backend *)base;
+    be->has_tune_override = sig && variant;
+    snprintf(be->tune_sig, sizeof be->tune_sig, "%s", sig ? sig : "");
+    snprintf(be->tune_variant, sizeof be->tune_variant, "%s", variant ? variant : "");
 }
 
 gpu_device *wsd_backend_webgpu_device(wsd_backend *be)

@@ -31,6 +31,9 @@ wsd_status wsd_backend_webgpu_create_ex(const wsd_backend_options *opts, const w
 
 /* Changes the forced kernel variant for later compiles (NULL: none). */
 void wsd_backend_webgpu_set_variant(wsd_backend *be, const char *variant);
+/* Tuning: graphs compiled from now on take `variant` for the operators
+ * with signature `sig` (before the database); NULLs clear it. */
+void wsd_backend_webgpu_set_tune_override(wsd_backend *be, const char *sig, const char *variant);
 
 /* The device of a WebGPU backend (NULL for another backend). */
 gpu_device *wsd_backend_webgpu_device(wsd_backend *be);
