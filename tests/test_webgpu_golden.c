@@ -95,11 +95,7 @@ static wsd_context *webgpu_context(int default_limits, const char *weights)
     wsd_status s = wsd_context_create(&o, &ctx, msg, sizeof msg);
     unsetenv("WSD_GPU_WEIGHTS");
     if (s != WSD_OK) {
-        fprintf(stderr,
-                "\n*** The WebGPU backend could not start: %s\n"
-                "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
-                msg);
-        CHECKF(0, "webgpu context: %s", msg);
+        tu_webgpu_unavailable("webgpu context", msg);
         return NULL;
     }
     return ctx;

@@ -555,11 +555,7 @@ static wsd_backend *make_gpu(int default_limits, wsd_gpu_weights wt, uint64_t ma
     wo.max_buffer_override = max_buffer;
     wsd_backend *be = NULL;
     if (wsd_backend_webgpu_create_ex(&bo, &wo, &be, &err) != WSD_OK) {
-        fprintf(stderr,
-                "\n*** The WebGPU backend could not start: %s\n"
-                "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
-                err.msg);
-        CHECKF(0, "webgpu backend: %s", err.msg);
+        tu_webgpu_unavailable("webgpu backend", err.msg);
         return NULL;
     }
     return be;

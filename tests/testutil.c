@@ -60,6 +60,15 @@ int tu_check_close(const char *what, const float *got, const float *ref, size_t 
     return ok;
 }
 
+void tu_webgpu_unavailable(const char *what, const char *why)
+{
+    fprintf(stderr,
+            "\n*** The WebGPU backend could not start: %s\n"
+            "*** CI must provide Dawn (scripts/get_dawn.sh) and SwiftShader (Debian's chromium package).\n\n",
+            why);
+    CHECKF(0, "%s: %s", what, why);
+}
+
 int tu_finish(void)
 {
     printf("%d checks, %d failed\n", tu_checks, tu_failures);

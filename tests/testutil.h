@@ -51,6 +51,11 @@ int tu_check_close(const char *what, const float *got, const float *ref, size_t 
 struct st_file;
 float *tu_read_f32(const struct st_file *f, const char *name, size_t *n);
 
+/* The WebGPU backend did not start where a test needs it: says loudly what
+ * CI must provide and counts a failed check (a WebGPU test never passes by
+ * skipping). `what` names the attempt, `why` is the error message. */
+void tu_webgpu_unavailable(const char *what, const char *why);
+
 /* Prints the summary line and returns the process exit code. */
 int tu_finish(void);
 
