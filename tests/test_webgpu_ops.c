@@ -561,11 +561,13 @@ static wsd_backend *make_gpu(int default_limits, wsd_gpu_weights wt, uint64_t ma
     return be;
 }
 
-/* The in-step tuner (wsd_webgpu_tune_graph_in_step) on one case's graph:
- * it must write one entry for the graph's hot signature, naming a variant
- * that exists and fits, and that variant must compute what the CPU does. */
-static void check_tune_in_step(wsd_backend *cpu, wsd_backend *gpu, const char *case_name)
+/* A tuner on one case's graph (the in-step one, or the one-node one that
+ * `wsd tune` runs): it must write one entry for the graph's hot signature,
+ * naming a variant that exists and fits (never "ref" in step: it is not
+ * timed there), and that variant must compute what the CPU does. */
+static void check_tune(wsd_backend *cpu, wsd_backend *gpu, const char *case_name, int in_step)
 {
+    const char *how = in_step ? "in-step" : "one-node";
     int c = 0;
     while (c < N_CASES && strcmp(cases[c].name, case_name)) c++;
     if (c == N_CASES) {
@@ -588,22 +590,25 @@ static void check_tune_in_step(wsd_backend *cpu, wsd_backend *gpu, const char *c
     wsd_tune_db *db = wsd_tune_db_load(NULL, 0);
     wsd_tune_opts o = {30.0, 0, NULL, NULL};
     int nt = 0;
-    wsd_status st = db ? wsd_webgpu_tune_graph_in_step(gpu, g, db, &o, &nt, &err) : WSD_ERR_OUT_OF_MEMORY;
-    CHECKF(st == WSD_OK && nt == 1, "%s: in-step tuning: status %d, %d signatures: %s", case_name, (int)st, nt, err.msg);
+    wsd_status st = !db       ? WSD_ERR_OUT_OF_MEMORY
+                    : in_step ? wsd_webgpu_tune_graph_in_step(gpu, g, db, &o, &nt, &err)
+                              : wsd_webgpu_tune_graph(gpu, g, db, &o, &nt, &err);
+    CHECKF(st == WSD_OK && nt == 1, "%s: %s tuning: status %d, %d signatures: %s", case_name, how, (int)st, nt, err.msg);
     const char *pick = db ? wsd_tune_db_lookup(db, key, sig) : NULL;
     int known = 0;
     if (pick && fam == WGL_HOT_GEMM) {
         gemm_pick gp = gemm_pick_parse(pick);
-        known = gp.v && !gp.v->ref && gemm_variant_fits(gp.v, caps);
+        known = gp.v && !(in_step && gp.v->ref) && gemm_variant_fits(gp.v, caps);
     } else if (pick && fam == WGL_HOT_ATTN) {
-        for (int v = 0; v < n_attn_variants; v++) known |= !strcmp(attn_variants[v].name, pick);
+        for (int v = 0; v < n_attn_variants; v++)
+            known |= !strcmp(attn_variants[v].name, pick) && !(in_step && attn_variants[v].kind == ATTN_REF);
     }
-    CHECKF(known, "%s: in-step tuning picked %s for %s", case_name, pick ? pick : "nothing", sig);
-    printf("in-step tuning: %s -> %s\n", sig, pick ? pick : "(none)");
+    CHECKF(known, "%s: %s tuning picked %s for %s", case_name, how, pick ? pick : "nothing", sig);
+    printf("%s tuning: %s -> %s\n", how, sig, pick ? pick : "(none)");
     if (known) {
         wsd_backend_webgpu_set_variant(gpu, pick);
         char label[80];
-        snprintf(label, sizeof label, "in-step pick %s", pick);
+        snprintf(label, sizeof label, "%s pick %s", how, pick);
         check_case(cpu, gpu, c, 0, label);
         wsd_backend_webgpu_set_variant(gpu, NULL);
     }
@@ -709,12 +714,14 @@ int main(int argc, char **argv)
         wsd_backend_destroy(gpu);
     }
 
-    /* 4b. the in-step tuner (a gemm with a second split-K pass, an attention) */
-    if (!only || strstr("in-step tuning", only)) {
+    /* 4b. both tuners (a gemm with a second split-K pass, an attention) */
+    if (!only || strstr("in-step tuning, one-node tuning", only)) {
         gpu = make_gpu(0, WSD_GPU_WEIGHTS_F32, 0, 0);
         if (gpu) {
-            check_tune_in_step(cpu, gpu, "linear K=600");
-            check_tune_in_step(cpu, gpu, "attention causal");
+            for (int in_step = 0; in_step < 2; in_step++) {
+                check_tune(cpu, gpu, "linear K=600", in_step);
+                check_tune(cpu, gpu, "attention causal", in_step);
+            }
             wsd_backend_destroy(gpu);
         }
     }

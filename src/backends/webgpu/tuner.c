@@ -130,6 +130,25 @@ static void free_inputs(inputs *in)
     in->n = 0;
 }
 
+/* Mean time of commands [first, first + count) of ex: one warm-up run, then
+ * enough repetitions for about target_ms (clamped to [lo, hi]; `fallback`
+ * when the warm-up took no measurable time). */
+static wsd_status time_cmds(wsd_exec *ex, int first, int count, double target_ms, int lo, int hi, int fallback,
+                            double *ms, wsd_err *err)
+{
+    *ms = 0;
+    double t0 = now_ms();
+    WSD_TRY(wsd_webgpu_exec_run_range(ex, first, count, 1, err));
+    double t1 = now_ms() - t0;
+    int reps = t1 > 0 ? (int)(target_ms / t1) : fallback;
+    if (reps < lo) reps = lo;
+    if (reps > hi) reps = hi;
+    t0 = now_ms();
+    WSD_TRY(wsd_webgpu_exec_run_range(ex, first, count, reps, err));
+    *ms = (now_ms() - t0) / reps;
+    return WSD_OK;
+}
+
 /* Runs variant `v` on g: output into *out (allocated if NULL), time in *ms. */
 static wsd_status time_variant(wsd_backend *be, const wg_graph *g, const char *v, const inputs *in, float **out,
                                double target_ms, double *ms, wsd_err *err)
@@ -150,20 +169,7 @@ static wsd_status time_variant(wsd_backend *be, const wg_graph *g, const char *v
     }
     if (st == WSD_OK) st = be->iface->run(ex, NULL, NULL, err);
     if (st == WSD_OK) st = be->iface->get_output(ex, o, *out, nout * sizeof **out, err);
-    int ncmd = wsd_webgpu_exec_prog(ex)->n_cmds;
-    if (st == WSD_OK) { /* one warm-up, then enough repetitions for target_ms */
-        double t0 = now_ms();
-        st = wsd_webgpu_exec_run_range(ex, 0, ncmd, 1, err);
-        double t1 = now_ms() - t0;
-        int reps = t1 > 0 ? (int)(target_ms / t1) : 100;
-        if (reps < 2) reps = 2;
-        if (reps > 200) reps = 200;
-        if (st == WSD_OK) {
-            t0 = now_ms();
-            st = wsd_webgpu_exec_run_range(ex, 0, ncmd, reps, err);
-            *ms = (now_ms() - t0) / reps;
-        }
-    }
+    if (st == WSD_OK) st = time_cmds(ex, 0, wsd_webgpu_exec_prog(ex)->n_cmds, target_ms, 2, 200, 100, ms, err);
     be->iface->exec_free(ex);
     return st;
 }
@@ -196,6 +202,33 @@ static int sig_selected(const char *sig, const char *only)
         p = e + 1;
     }
     return 0;
+}
+
+/* What both tuners need of the backend and the options. */
+typedef struct tune_env {
+    const gpu_caps *caps;
+    char key[64]; /* adapter key of the database */
+    int f16;      /* weights stored as packed f16 */
+    FILE *log;
+} tune_env;
+
+static wsd_status tune_env_init(wsd_backend *be, const wsd_tune_opts *o, int *n_tuned, tune_env *te, wsd_err *err)
+{
+    gpu_device *dev = wsd_backend_webgpu_device(be);
+    if (!dev) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "tune: not a WebGPU backend");
+    te->caps = gpu_get_caps(dev);
+    wsd_tune_adapter_key(te->caps, te->key, sizeof te->key);
+    te->f16 = wsd_backend_webgpu_weight_type(be) == WGL_F16P;
+    te->log = o ? o->log : NULL;
+    if (n_tuned) *n_tuned = 0;
+    return WSD_OK;
+}
+
+/* Whether the options ask to tune signature `sig` (skip_known, only). */
+static int sig_wanted(const wsd_tune_db *db, const char *key, const char *sig, const wsd_tune_opts *o)
+{
+    if (o && o->skip_known && wsd_tune_db_lookup(db, key, sig)) return 0;
+    return !(o && o->only && !sig_selected(sig, o->only));
 }
 
 /* The kernel variants to try for one hot operator: every variant that fits
@@ -275,15 +308,13 @@ static int cands_splits(cand_list *c, const char *best)
 wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
                                  int *n_tuned, wsd_err *err)
 {
-    gpu_device *dev = wsd_backend_webgpu_device(be);
-    if (!dev) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "tune: not a WebGPU backend");
-    const gpu_caps *caps = gpu_get_caps(dev);
-    char key[64];
-    wsd_tune_adapter_key(caps, key, sizeof key);
-    int f16 = wsd_backend_webgpu_weight_type(be) == WGL_F16P;
+    tune_env te;
+    WSD_TRY(tune_env_init(be, o, n_tuned, &te, err));
+    const gpu_caps *caps = te.caps;
+    const char *key = te.key;
+    int f16 = te.f16;
+    FILE *log = te.log;
     double target = o && o->target_ms > 0 ? o->target_ms : 30.0;
-    FILE *log = o ? o->log : NULL;
-    if (n_tuned) *n_tuned = 0;
     char **seen = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *seen);
     int n_seen = 0;
     if (!seen) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "tune: out of memory");
@@ -303,8 +334,7 @@ wsd_status wsd_webgpu_tune_graph(wsd_backend *be, const wg_graph *g, wsd_tune_db
             break;
         }
         n_seen++;
-        if (o && o->skip_known && wsd_tune_db_lookup(db, key, sig)) continue;
-        if (o && o->only && !sig_selected(sig, o->only)) continue;
+        if (!sig_wanted(db, key, sig, o)) continue;
         rnd_weights w;
         memset(&w, 0, sizeof w);
         w.state = 0x5EEDull + (uint64_t)i * 7919u;
@@ -402,15 +432,9 @@ static wsd_status time_sig_cmds(wsd_exec *ex, char *const *sig_of, int n_nodes, 
     for (int i = 0; i < p->n_cmds; i++) {
         int nd = p->cmds[i].node;
         if (nd < 0 || nd >= n_nodes || !sig_of[nd] || strcmp(sig_of[nd], sig)) continue;
-        double t0 = now_ms();
-        WSD_TRY(wsd_webgpu_exec_run_range(ex, i, 1, 1, err));
-        double t1 = now_ms() - t0;
-        int reps = t1 > 0 ? (int)(4.0 / t1) : 20;
-        if (reps < 2) reps = 2;
-        if (reps > 20) reps = 20;
-        t0 = now_ms();
-        WSD_TRY(wsd_webgpu_exec_run_range(ex, i, 1, reps, err));
-        *ms += (now_ms() - t0) / reps;
+        double t;
+        WSD_TRY(time_cmds(ex, i, 1, 4.0, 2, 20, 20, &t, err));
+        *ms += t;
     }
     return WSD_OK;
 }
@@ -418,14 +442,12 @@ static wsd_status time_sig_cmds(wsd_exec *ex, char *const *sig_of, int n_nodes, 
 wsd_status wsd_webgpu_tune_graph_in_step(wsd_backend *be, wg_graph *g, wsd_tune_db *db, const wsd_tune_opts *o,
                                          int *n_tuned, wsd_err *err)
 {
-    gpu_device *dev = wsd_backend_webgpu_device(be);
-    if (!dev) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "tune: not a WebGPU backend");
-    const gpu_caps *caps = gpu_get_caps(dev);
-    char key[64];
-    wsd_tune_adapter_key(caps, key, sizeof key);
-    int f16 = wsd_backend_webgpu_weight_type(be) == WGL_F16P;
-    FILE *log = o ? o->log : NULL;
-    if (n_tuned) *n_tuned = 0;
+    tune_env te;
+    WSD_TRY(tune_env_init(be, o, n_tuned, &te, err));
+    const gpu_caps *caps = te.caps;
+    const char *key = te.key;
+    int f16 = te.f16;
+    FILE *log = te.log;
     wg_plan plan = {0};
     WSD_TRY(wg_plan_memory(g, &plan, err));
     char **sig_of = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *sig_of);
@@ -441,8 +463,7 @@ wsd_status wsd_webgpu_tune_graph_in_step(wsd_backend *be, wg_graph *g, wsd_tune_
         int first = 1;
         for (int k = 0; k < i && first; k++) first = !sig_of[k] || strcmp(sig_of[k], sig);
         if (!first) continue;
-        if (o && o->skip_known && wsd_tune_db_lookup(db, key, sig)) continue;
-        if (o && o->only && !sig_selected(sig, o->only)) continue;
+        if (!sig_wanted(db, key, sig, o)) continue;
         const wg_node *n = &g->nodes[i];
         int fam = wgl_node_signature(g, n, f16, (char[200]){0}, 200);
         cand_list cl;
@@ -539,15 +560,8 @@ wsd_status wsd_webgpu_profile(wsd_exec *ex, const wg_graph *g, FILE *out, wsd_er
     double total = 0;
     wsd_status st = WSD_OK;
     for (int i = 0; i < p->n_cmds && st == WSD_OK; i++) {
-        double t0 = now_ms();
-        st = wsd_webgpu_exec_run_range(ex, i, 1, 1, err);
-        double t1 = now_ms() - t0;
-        int reps = t1 > 0 ? (int)(2.0 / t1) : 20;
-        if (reps < 1) reps = 1;
-        if (reps > 20) reps = 20;
-        t0 = now_ms();
-        if (st == WSD_OK) st = wsd_webgpu_exec_run_range(ex, i, 1, reps, err);
-        double ms = (now_ms() - t0) / reps;
+        double ms;
+        st = time_cmds(ex, i, 1, 2.0, 1, 20, 20, &ms, err);
         int r = p->cmds[i].kind == WGL_CMD_DISPATCH ? p->cmds[i].pipe : p->n_pipes;
         rows[r].ms += ms;
         rows[r].count++;
