@@ -15,7 +15,7 @@
  * Targets on one H100 (issue 5): UNet step <= 80 ms, VAE decode <= 120 ms,
  * 20-step image <= 2.5 s, peak GPU memory <= 2.6 GiB.
  *
- * usage: bench_gpu [--steps N] [--size PX] [--profile] [--tune FILE [--tune-only S] [--in-step]]
+ * usage: bench_gpu [--steps N] [--size PX] [--profile] [--tune FILE [--tune-only S] [--in-step [--tune-variants L]]]
  *                  [--gpu-limits default] [--weights f16|f32] [--tiny]
  *   --profile     also time every kernel of the UNet step and the VAE decoder
  *   --tune FILE   first tune the hot operators of all three networks at this
@@ -24,6 +24,8 @@
  *                 "attention", or a comma-separated list); the rest keep the shipped entries
  *   --in-step     with --tune: time each candidate inside the whole network
  *                 (wsd_webgpu_tune_graph_in_step) instead of alone
+ *   --tune-variants L with --in-step: try only these comma-separated tile
+ *                 variants (and the shipped pick) for each signature
  *   --tiny        tiny-sd15 widths instead of SD 1.5's (a smoke test for
  *                 machines without a GPU)
  * On a machine without a GPU set VK_ICD_FILENAMES to SwiftShader and use a
@@ -139,7 +141,7 @@ static wsd_status run_wait(wsd_backend *be, wsd_exec *ex, wsd_err *err)
 int main(int argc, char **argv)
 {
     int steps = 20, size = 512, profile = 0, default_limits = 0, tiny = 0;
-    const char *tune_out = NULL, *tune_only = NULL;
+    const char *tune_out = NULL, *tune_only = NULL, *tune_variants = NULL;
     int in_step = 0;
     wsd_gpu_weights wts = WSD_GPU_WEIGHTS_F16;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
         else if (!strcmp(argv[i], "--tune") && i + 1 < argc) tune_out = argv[++i];
         else if (!strcmp(argv[i], "--tune-only") && i + 1 < argc) tune_only = argv[++i];
+        else if (!strcmp(argv[i], "--tune-variants") && i + 1 < argc) tune_variants = argv[++i];
         else if (!strcmp(argv[i], "--in-step")) in_step = 1;
         else if (!strcmp(argv[i], "--gpu-limits") && i + 1 < argc) default_limits = !strcmp(argv[++i], "default");
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc) wts = !strcmp(argv[++i], "f32") ? WSD_GPU_WEIGHTS_F32 : WSD_GPU_WEIGHTS_F16;
@@ -229,7 +232,7 @@ int main(int argc, char **argv)
     if (tune_out) {
         wsd_tune_db *db = wsd_tune_db_load(NULL, 0);
         /* --tune-only: the other signatures keep the shipped database's entries */
-        wsd_tune_opts to = {30.0, 0, stdout, tune_only};
+        wsd_tune_opts to = {30.0, 0, stdout, tune_only, tune_variants};
         int n1 = 0, n2 = 0, n3 = 0;
         double t0 = now_ms();
         if (in_step) {

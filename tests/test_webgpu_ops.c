@@ -140,6 +140,27 @@ static int b_linear(wg_graph *g)
     int w = wg_weight(g, "w", S(33, 24)), b = wg_weight(g, "b", S(33));
     return wg_linear(g, x, w, b);
 }
+/* residual adds, which the WebGPU lowering folds into the GEMM's store (or its split-K reduction) */
+static int b_linear_res(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 7, 24)), r = wg_input(g, "in1", WSD_DT_F32, S(2, 7, 33));
+    int w = wg_weight(g, "w", S(33, 24)), b = wg_weight(g, "b", S(33));
+    return wg_add(g, wg_linear(g, x, w, b), r);
+}
+static int b_conv_res(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 9, 7)), r = wg_input(g, "in1", WSD_DT_F32, S(2, 6, 9, 7));
+    int w = wg_weight(g, "w", S(6, 5, 3, 3)), b = wg_weight(g, "b", S(6));
+    return wg_add(g, r, wg_conv2d(g, x, w, b, 1, 1, 1, 1, 1)); /* the residual first */
+}
+static int b_conv_shortcut(wg_graph *g) /* a ResNet's end: conv3x3(x) + conv1x1(x), the later GEMM adds */
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 9, 7));
+    int w = wg_weight(g, "w", S(6, 5, 3, 3)), b = wg_weight(g, "b", S(6));
+    int ws = wg_weight(g, "ws", S(6, 5, 1, 1)), bs = wg_weight(g, "bs", S(6));
+    int h = wg_conv2d(g, x, w, b, 1, 1, 1, 1, 1);
+    return wg_add(g, h, wg_conv2d(g, x, ws, bs, 1, 0, 0, 0, 0));
+}
 static int b_linear_tall(wg_graph *g)
 {
     int x = wg_input(g, "in0", WSD_DT_F32, S(1, 150, 40));
@@ -379,6 +400,17 @@ static int b_split_linear(wg_graph *g)
     int x = wg_input(g, "in0", WSD_DT_F32, S(1, 90, 40));
     return wg_linear(g, x, wg_weight(g, "w", S(24, 40)), wg_weight(g, "b", S(24)));
 }
+static int b_split_linear_res(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 90, 40)), r = wg_input(g, "in1", WSD_DT_F32, S(1, 90, 24));
+    return wg_add(g, wg_linear(g, x, wg_weight(g, "w", S(24, 40)), wg_weight(g, "b", S(24))), r);
+}
+static int b_split_conv_res(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(1, 6, 24, 24)), r = wg_input(g, "in1", WSD_DT_F32, S(1, 5, 24, 24));
+    int w = wg_weight(g, "w", S(5, 6, 3, 3)), b = wg_weight(g, "b", S(5));
+    return wg_add(g, wg_conv2d(g, x, w, b, 1, 1, 1, 1, 1), r);
+}
 
 static const tcase cases[] = {
     {"conv2d 3x3", b_conv3, "gemm"},
@@ -388,6 +420,9 @@ static const tcase cases[] = {
     {"conv2d 1x1, no bias", b_conv1, "gemm"},
     {"linear", b_linear, "gemm"},
     {"linear 150 rows, no bias", b_linear_tall, "gemm"},
+    {"linear + residual", b_linear_res, "gemm"},
+    {"conv2d 3x3 + residual", b_conv_res, "gemm"},
+    {"conv2d 3x3 + conv2d 1x1 shortcut", b_conv_shortcut, "gemm"},
     {"group_norm+silu -> conv2d 3x3", b_gn_conv, "gemm"},
     {"group_norm+silu -> conv2d 3x3, input reused", b_gn_conv_reuse, "gemm"},
     {"group_norm -> conv2d 1x1", b_gn_conv1, "gemm"},
@@ -432,6 +467,8 @@ static const tcase cases[] = {
     {"split upsample", b_split_up, NULL},
     {"split embedding", b_split_embed, NULL},
     {"split linear", b_split_linear, NULL},
+    {"split linear + residual", b_split_linear_res, NULL},
+    {"split conv2d + residual", b_split_conv_res, NULL},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -588,7 +625,9 @@ static void check_tune(wsd_backend *cpu, wsd_backend *gpu, const char *case_name
     int fam = WGL_HOT_NONE;
     for (int i = 0; i < g->n_nodes && fam == WGL_HOT_NONE; i++) fam = wgl_node_signature(g, &g->nodes[i], 0, sig, sizeof sig);
     wsd_tune_db *db = wsd_tune_db_load(NULL, 0);
-    wsd_tune_opts o = {30.0, 0, NULL, NULL};
+    /* in step, only two tiles (of which one double-buffered) may be picked: the filter is checked too */
+    static const char *const allowed = "m32n32k16t2x2,m128n64k8vb";
+    wsd_tune_opts o = {30.0, 0, NULL, NULL, in_step ? allowed : NULL};
     int nt = 0;
     wsd_status st = !db       ? WSD_ERR_OUT_OF_MEMORY
                     : in_step ? wsd_webgpu_tune_graph_in_step(gpu, g, db, &o, &nt, &err)
@@ -599,6 +638,8 @@ static void check_tune(wsd_backend *cpu, wsd_backend *gpu, const char *case_name
     if (pick && fam == WGL_HOT_GEMM) {
         gemm_pick gp = gemm_pick_parse(pick);
         known = gp.v && !(in_step && gp.v->ref) && gemm_variant_fits(gp.v, caps);
+        CHECKF(!in_step || (gp.v && (!strcmp(gp.v->name, "m32n32k16t2x2") || !strcmp(gp.v->name, "m128n64k8vb"))),
+               "%s: in-step pick %s is not one of %s", case_name, pick, allowed);
     } else if (pick && fam == WGL_HOT_ATTN) {
         for (int v = 0; v < n_attn_variants; v++)
             known |= !strcmp(attn_variants[v].name, pick) && !(in_step && attn_variants[v].kind == ATTN_REF);
@@ -650,7 +691,8 @@ int main(int argc, char **argv)
             }
             /* split-K (partial sums in scratch, then a reduction) */
             static const char *const splits[] = {"m32n32k16t2x2/s2", "m64n64k16t4x4/s3", "m16n64k16t1x4/s8",
-                                                 "p128h8w16/s2", "p64h8w16/s3", "w128n128k8v/s3", "w64n128k8v/s2"};
+                                                 "m128n64k8vb/s3", "m128n128k16v/s2", "p128h8w16/s2", "p64h8w16/s3",
+                                                 "w128n128k8v/s3", "w64n128k8v/s2"};
             int conv3s1 = strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample") ||
                           strstr(cases[c].name, "K=576");
             for (size_t v = 0; v < sizeof splits / sizeof splits[0]; v++) {
@@ -665,7 +707,7 @@ int main(int argc, char **argv)
             if (!strcmp(cases[c].name, "attention 1 head, 72 channels")) hd = hdv = 72;
             if (!strcmp(cases[c].name, "attention q=k=v")) hd = hdv = 4;
             for (int v = 0; v < n_attn_variants; v++) {
-                if ((attn_variants[v].kind == ATTN_FAST || attn_variants[v].kind == ATTN_REG) &&
+                if ((attn_variants[v].kind == ATTN_FAST || attn_variants[v].kind == ATTN_REG || attn_variants[v].kind == ATTN_PAIR) &&
                     !attn_variant_fits2(&attn_variants[v], hd, hdv, caps))
                     continue;
                 wsd_backend_webgpu_set_variant(gpu, attn_variants[v].name);

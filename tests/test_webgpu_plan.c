@@ -208,7 +208,13 @@ int main(void)
         g = wg_new(NULL, NULL);
         unet_build(g, &uc, 2, 64, 64, 77, &bo);
         CHECKF(!wg_failed(g), "unet build: %s", g->err.msg);
-        if (!wg_failed(g)) lower_one("SD 1.5 UNet, batch 2, 64x64", g, &caps, f16);
+        if (!wg_failed(g)) {
+            /* residual adds are folded into the GEMMs: what stays are the broadcasts (time embedding) */
+            int nb = 0, nl = 0;
+            lower_one_ex("SD 1.5 UNet, batch 2, 64x64", g, &caps, f16, NULL, "binary", &nb, "linear", &nl);
+            CHECKF(nb <= 30 && nl > 0, "UNet lowering: %d element-wise binary dispatches (residual adds not folded?)", nb);
+            printf("SD 1.5 UNet: %d binary dispatches, %d linear\n", nb, nl);
+        }
         wg_free(g);
 
         /* Winograd convolutions (every 3x3 stride-1 pad-1 conv): within the limits too */

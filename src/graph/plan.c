@@ -17,6 +17,7 @@ static size_t align_up(size_t x) { return (x + WG_ALIGN - 1) & ~(size_t)(WG_ALIG
  * else, so the output may overwrite the first input. */
 static int elementwise_in_place_ok(const wg_graph *g, const wg_node *n)
 {
+    if (n->n_in < 1 || n->in[0] < 0) return 0; /* a node a backend fused away keeps no inputs */
     switch (n->op) {
     case WG_OP_SILU: case WG_OP_GELU: case WG_OP_QUICK_GELU: case WG_OP_ADD: case WG_OP_MUL:
     case WG_OP_SCALE: case WG_OP_CLAMP:

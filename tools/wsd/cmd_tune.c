@@ -126,7 +126,7 @@ int cmd_tune(int argc, char **argv)
     unet_build(graphs[1], &uc, 2, lh, lw, cc.max_positions, &o);
     vae_decoder_build(graphs[2], &vc, 1, lh, lw, &o);
     vae_encoder_build(graphs[3], &vc, 1, height, width, &o);
-    wsd_tune_opts to = {time_ms, keep, stdout, NULL};
+    wsd_tune_opts to = {time_ms, keep, stdout, NULL, NULL};
     for (int k = 0; k < 4 && !rc; k++) {
         if (wg_failed(graphs[k])) {
             fprintf(stderr, "wsd tune: building the %s: %s\n", labels[k], graphs[k]->err.msg);

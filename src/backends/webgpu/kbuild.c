@@ -302,6 +302,10 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
 
     /* 3. WGSL text */
     sbuf t = {0};
+    if (k->subgroups && !caps->has_subgroups)
+        return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: kernel %s %s needs subgroups, which the device lacks", k->kernel,
+                        k->variant);
+    if (k->subgroups) sb_add(&t, "enable subgroups;\n");
     sb_add(&t, "// %s%s%s\n", k->kernel, k->variant[0] ? " " : "", k->variant);
     sb_add(&t, "%s", k->consts);
     sb_add(&t, "struct Params {\n");

@@ -62,6 +62,7 @@ typedef struct kb {
     char bname[KB_MAX_BOOLS][16];
     int bval[KB_MAX_BOOLS];
     int nbool;
+    int subgroups; /* the kernel uses subgroup built-ins ("enable subgroups;"; the device must have them) */
 } kb;
 
 void kb_init(kb *k, const char *kernel, const char *variant);

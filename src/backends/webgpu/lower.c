@@ -27,6 +27,7 @@ typedef struct L {
     int *gn_into_conv;   /* group norm folded into conv node (or -1) */
     int *gn_inplace;     /* group norm writes its result over its input (the next conv reads that) */
     int *lin_geglu;      /* linear whose output goes through a GEGLU folded into it */
+    int *gemm_res;       /* conv2d / linear that adds this tensor (a residual) to its output, or -1 */
     gemm_pick *conv_pick;
     uint64_t *gn_stats_off, *gn_coef_off;
     uint64_t persist_bytes;
@@ -429,8 +430,8 @@ uint32_t wgl_split_cap(uint32_t nsplit, uint64_t ny)
     return nsplit;
 }
 
-/* the split-K reduction: y = bias + sum of the partials */
-static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, uint64_t n, uint64_t inner, uint64_t nch,
+/* the split-K reduction: y = bias + sum of the partials (+ the residual res, if >= 0) */
+static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, int res, uint64_t n, uint64_t inner, uint64_t nch,
                                      uint32_t nsplit, uint64_t part_off)
 {
     kb k;
@@ -441,6 +442,10 @@ static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, uint64_t n,
         WSD_TRY(opnd_whole(l, &k, "bias", bias));
     else
         kb_stub(&k, "bias");
+    if (res >= 0)
+        WSD_TRY(opnd_whole(l, &k, "res", res));
+    else
+        kb_stub(&k, "res");
     WSD_TRY(opnd_whole(l, &k, "y", y));
     kb_u32(&k, "n", (uint32_t)n);
     kb_u32(&k, "inner", (uint32_t)inner);
@@ -604,6 +609,7 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                     kb_const_u(&k, "TM", v->tm);
                     kb_const_u(&k, "TN", v->tn);
                     kb_const_b(&k, "VEC4", v->vec4);
+                    if (!v->patch) kb_const_b(&k, "DBUF", v->dbuf);
                     kb_const_b(&k, "PW", pw);
                     kb_const_b(&k, "SPLIT", nsplit > 1);
                     kb_const_b(&k, "UP2", up2);
@@ -636,6 +642,15 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                     WSD_TRY(opnd_f32(l, &k, "y", n->out, (b * Co + co0) * yplane, (nbatch - 1) * yb + nco * yplane));
                     if (!v->ref) kb_stub(&k, "part");
                 }
+                if (!v->ref && !v->patch) { /* the residual, laid out as y (prepass fuses only into these) */
+                    int res = l->gemm_res[idx] >= 0 && nsplit == 1 && !acc;
+                    kb_const_b(&k, "RES", res);
+                    if (res)
+                        WSD_TRY(opnd_f32(l, &k, "res", l->gemm_res[idx], (b * Co + co0) * yplane,
+                                         (nbatch - 1) * yb + nco * yplane));
+                    else
+                        kb_stub(&k, "res");
+                }
                 if (v->ref) kb_u32(&k, "n", (uint32_t)(nbatch * nco * Ho * Wo));
                 kb_u32(&k, "ci", (uint32_t)nci);
                 kb_u32(&k, "h", (uint32_t)H);
@@ -667,7 +682,8 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                 WSD_TRY(emit(l, &k, idx));
             }
     if (nsplit > 1)
-        WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, ny, Ho * Wo, Co, nsplit, part_off));
+        WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, l->gemm_res[idx], ny, Ho * Wo, Co, nsplit,
+                                   part_off));
     return WSD_OK;
 }
 
@@ -705,6 +721,7 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             kb_const_u(&k, "TM", v->tm);
             kb_const_u(&k, "TN", v->tn);
             kb_const_b(&k, "VEC4", v->vec4);
+            kb_const_b(&k, "DBUF", v->dbuf);
             kb_const_b(&k, "SPLIT", nsplit > 1);
             kb_const_b(&k, "GEGLU", geglu);
         }
@@ -722,6 +739,13 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             WSD_TRY(opnd_f32(l, &k, "y", n->out, r0 * Nout * 4, nr * Nout * 4));
             if (!v->ref) kb_stub(&k, "part");
         }
+        if (!v->ref) { /* the residual, laid out as y */
+            kb_const_b(&k, "RES", l->gemm_res[idx] >= 0 && nsplit == 1);
+            if (l->gemm_res[idx] >= 0 && nsplit == 1)
+                WSD_TRY(opnd_f32(l, &k, "res", l->gemm_res[idx], r0 * Nout * 4, nr * Nout * 4));
+            else
+                kb_stub(&k, "res");
+        }
         kb_u32(&k, "m", (uint32_t)nr);
         kb_u32(&k, "n", (uint32_t)Nout);
         kb_u32(&k, "k", (uint32_t)K);
@@ -735,7 +759,9 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             kb_grid(&k, (uint32_t)(geglu ? (Nout + v->bn / 2 - 1) / (v->bn / 2) : (N + v->bn - 1) / v->bn),
                     (uint32_t)((nr + v->bm - 1) / v->bm), nsplit);
         WSD_TRY(emit(l, &k, idx));
-        if (nsplit > 1) WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, ny, 1, N, nsplit, part_off));
+        if (nsplit > 1)
+            WSD_TRY(emit_splitk_reduce(l, idx, n->out, has_bias ? n->in[2] : -1, l->gemm_res[idx], ny, 1, N, nsplit,
+                                       part_off));
     }
     return WSD_OK;
 }
@@ -758,6 +784,7 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
             : v->kind == ATTN_TILED ? "attn_tiled"
             : v->kind == ATTN_FAST  ? "attn_fast"
             : v->kind == ATTN_REG   ? "attn_reg"
+            : v->kind == ATTN_PAIR  ? "attn_pair"
                                     : "attn",
             v->name);
     kb_const_u(&k, "D", (uint32_t)D);
@@ -775,6 +802,13 @@ static wsd_status lower_attention(L *l, const wg_node *n, int idx)
         kb_const_u(&k, "KC", c.kc);
         kb_const_u(&k, "SMN", c.smn);
         kb_const_b(&k, "K2D", v->k2d);
+    } else if (v->kind == ATTN_PAIR) {
+        kb_const_u(&k, "BQ", v->bq);
+        kb_const_u(&k, "RQ", v->rq);
+        kb_const_u(&k, "BKV", v->bkv);
+        kb_const_u(&k, "KC", attn_pair_chunk(v));
+        kb_const_u(&k, "SD", v->ks);
+        k.subgroups = 1;
     } else if (v->kind == ATTN_TILED || v->kind == ATTN_FAST) {
         attn_tiling t;
         attn_tiled_constants(v, (uint32_t)DV, &t);
@@ -1133,6 +1167,52 @@ static wsd_status prepass(L *l)
         l->lin_geglu[i] = 1;
         l->skip[gi] = 1;
     }
+    /* conv2d / linear -> add(y, r): the GEMM adds r where it stores y (or
+     * its split-K reduction does); y is never stored. r must exist before the
+     * GEMM runs and becomes its input, so the planner keeps it alive. */
+    for (int i = 0; i < nn; i++) l->gemm_res[i] = -1;
+    for (int b = 0; b < nn && !l->o->no_fusion; b++) {
+        wg_node *an = &g->nodes[b];
+        if (an->op != WG_OP_ADD || an->n_in != 2 || l->skip[b]) continue;
+        for (int side = 0; side < 2; side++) {
+            int y = an->in[side], r = an->in[1 - side];
+            const wg_tensor *Y = &g->t[y], *R = &g->t[r];
+            int p = Y->producer;
+            if (y == r || p < 0 || readers[y] != 1 || Y->is_output || Y->kind != WG_VALUE || Y->view_of >= 0) continue;
+            if (R->ndim != Y->ndim || memcmp(R->shape, Y->shape, sizeof(int64_t) * (size_t)Y->ndim)) continue;
+            if (g->t[proot(l, r)].producer >= p) continue; /* r is computed after the GEMM */
+            wg_node *pn = &g->nodes[p];
+            if (l->gemm_res[p] >= 0 || pn->n_in > 3) continue;
+            if (pn->op == WG_OP_CONV2D) {
+                const gemm_variant *cv = l->conv_pick[p].v;
+                if (cv->ref || cv->patch || cv->wino) continue;
+            } else if (pn->op == WG_OP_LINEAR) {
+                if (l->lin_geglu[p]) continue;
+                const wg_tensor *Wt = &g->t[pn->in[1]];
+                uint64_t K = (uint64_t)Wt->shape[1], N = (uint64_t)Wt->shape[0];
+                char sig[200];
+                wgl_node_signature(g, pn, l->o->weights_f16, sig, sizeof sig);
+                if (pick_gemm(l, sig, (uint64_t)wg_numel(&g->t[pn->in[0]]) / K, N, 1, K, 0).v->ref) continue;
+            } else {
+                continue;
+            }
+            /* the GEMM now produces the sum; the add keeps only the dead product */
+            int z = an->out;
+            if (pn->n_in < 3) pn->in[2] = -1;
+            pn->in[3] = r;
+            pn->n_in = 4;
+            pn->out = z;
+            g->t[z].producer = p;
+            an->out = y;
+            an->n_in = 0;
+            g->t[y].producer = b;
+            g->t[y].ndim = 1;
+            g->t[y].shape[0] = 1;
+            l->gemm_res[p] = r;
+            l->skip[b] = 1;
+            break;
+        }
+    }
     uint64_t off = 0;
     for (int i = 0; i < nn; i++) {
         const wg_node *n = &g->nodes[i];
@@ -1202,6 +1282,7 @@ static void lower_free(L *l)
     free(l->gn_into_conv);
     free(l->gn_inplace);
     free(l->lin_geglu);
+    free(l->gemm_res);
     free(l->conv_pick);
     free(l->gn_stats_off);
     free(l->gn_coef_off);
@@ -1250,11 +1331,12 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
     l.gn_into_conv = calloc(nn, sizeof *l.gn_into_conv);
     l.gn_inplace = calloc(nn, sizeof *l.gn_inplace);
     l.lin_geglu = calloc(nn, sizeof *l.lin_geglu);
+    l.gemm_res = malloc(nn * sizeof *l.gemm_res);
     l.conv_pick = calloc(nn, sizeof *l.conv_pick);
     l.gn_stats_off = calloc(nn, sizeof *l.gn_stats_off);
     l.gn_coef_off = calloc(nn, sizeof *l.gn_coef_off);
     wsd_status st = WSD_OK;
-    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.gn_inplace || !l.lin_geglu || !l.conv_pick || !l.gn_stats_off ||
+    if (!l.pg.nodes || !l.skip || !l.conv_up2 || !l.conv_gn || !l.gn_into_conv || !l.gn_inplace || !l.lin_geglu || !l.gemm_res || !l.conv_pick || !l.gn_stats_off ||
         !l.gn_coef_off)
         st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
     else

@@ -288,6 +288,34 @@ static void cands_first(const wg_graph *g, const wg_node *n, int fam, const gpu_
     }
 }
 
+/* whether the tile name of candidate `name` ("m128n64k8v/s3": "m128n64k8v") is in the comma-separated `list` */
+static int tile_listed(const char *name, const char *list)
+{
+    size_t n = strcspn(name, "/");
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Keeps the candidates whose tile is in `variants` (and "ref" in first
+ * place, which the in-step tuner skips), then adds `current` (the
+ * database's pick, may be NULL) so the new picks are measured against it. */
+static void cands_filter(cand_list *c, const char *variants, const char *current)
+{
+    cand_list f;
+    memset(&f, 0, sizeof f);
+    f.gm = c->gm, f.gn = c->gn, f.gb = c->gb, f.gk = c->gk;
+    for (int i = 0; i < c->n; i++)
+        if ((i == 0 && !strcmp(c->name[0], "ref")) || tile_listed(c->name[i], variants)) cands_add(&f, c->name[i], 1);
+    if (current && strlen(current) < sizeof f.name[0]) cands_add(&f, current, 1);
+    *c = f;
+    for (int i = 0; i < c->n; i++) c->ptr[i] = c->name[i];
+}
+
 /* Adds `best`'s tile with split-K counts 1-32 (non-powers of two too: the
  * grid's fit to the device's multiprocessors decides); returns how many. */
 static int cands_splits(cand_list *c, const char *best)
@@ -468,6 +496,7 @@ wsd_status wsd_webgpu_tune_graph_in_step(wsd_backend *be, wg_graph *g, wsd_tune_
         int fam = wgl_node_signature(g, n, f16, (char[200]){0}, 200);
         cand_list cl;
         cands_first(g, n, fam, caps, &cl);
+        if (o && o->variants && fam == WGL_HOT_GEMM) cands_filter(&cl, o->variants, wsd_tune_db_lookup(db, key, sig));
         double best = INFINITY;
         const char *best_name = NULL;
         char note[1024] = "";
@@ -548,13 +577,48 @@ static int op_class(const wg_graph *g, int node, double *flops)
     return n->op == WG_OP_GROUP_NORM ? PC_GN : PC_OTHER;
 }
 
+/* One tuning signature's share of a profile. */
+typedef struct sig_row {
+    char sig[200];
+    const char *kernel; /* the first dispatch's pipeline name */
+    double ms, flops;
+    int nodes;
+} sig_row;
+
+static int cmp_sig_row(const void *a, const void *b)
+{
+    const sig_row *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+/* Row of node `nd`'s signature in rows[0..*n) (added if new); -1 if the node has none. */
+static int sig_row_of(const wg_graph *g, int nd, int f16, sig_row *rows, int *n, int *row_of_node)
+{
+    if (!g || nd < 0 || nd >= g->n_nodes) return -1;
+    if (row_of_node[nd] != -2) return row_of_node[nd];
+    char sig[200];
+    int r = -1;
+    if (wgl_node_signature(g, &g->nodes[nd], f16, sig, sizeof sig) != WGL_HOT_NONE) {
+        for (r = 0; r < *n && strcmp(rows[r].sig, sig); r++) {}
+        if (r == *n) snprintf(rows[(*n)++].sig, sizeof rows[0].sig, "%s", sig);
+    }
+    return row_of_node[nd] = r;
+}
+
 wsd_status wsd_webgpu_profile(wsd_exec *ex, const wg_graph *g, FILE *out, wsd_err *err)
 {
     const wgl_prog *p = wsd_webgpu_exec_prog(ex);
     double cls_ms[PC_N] = {0}, cls_flops[PC_N] = {0};
-    char *counted = g ? calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1) : NULL;
+    int nn = g && g->n_nodes ? g->n_nodes : 1, n_sig = 0, f16 = wsd_webgpu_exec_weights_f16(ex);
+    char *counted = g ? calloc((size_t)nn, 1) : NULL;
+    sig_row *sigs = calloc((size_t)nn, sizeof *sigs);
+    int *sig_of_node = malloc((size_t)nn * sizeof *sig_of_node);
     prof_row *rows = calloc((size_t)p->n_pipes + 1, sizeof *rows);
-    if (!rows) return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "profile: out of memory");
+    if (!rows || !sigs || !sig_of_node) {
+        free(rows), free(sigs), free(sig_of_node), free(counted);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "profile: out of memory");
+    }
+    for (int i = 0; i < nn; i++) sig_of_node[i] = -2; /* not looked up yet */
     for (int i = 0; i < p->n_pipes; i++) rows[i].name = p->pipes[i].name;
     rows[p->n_pipes].name = "(buffer copies)";
     double total = 0;
@@ -570,11 +634,30 @@ wsd_status wsd_webgpu_profile(wsd_exec *ex, const wg_graph *g, FILE *out, wsd_er
         int pc = op_class(g, p->cmds[i].node, &fl);
         cls_ms[pc] += ms;
         int nd = p->cmds[i].node;
+        int sr = sig_row_of(g, nd, f16, sigs, &n_sig, sig_of_node);
+        if (sr >= 0) {
+            sigs[sr].ms += ms;
+            if (!sigs[sr].kernel && p->cmds[i].kind == WGL_CMD_DISPATCH) sigs[sr].kernel = p->pipes[p->cmds[i].pipe].name;
+        }
         if (counted && nd >= 0 && nd < g->n_nodes && !counted[nd]) { /* a node's flops once, however many commands */
             counted[nd] = 1;
             cls_flops[pc] += fl;
+            if (sr >= 0) {
+                sigs[sr].flops += fl;
+                sigs[sr].nodes++;
+            }
         }
     }
+    if (st == WSD_OK && n_sig) {
+        qsort(sigs, (size_t)n_sig, sizeof *sigs, cmp_sig_row);
+        fprintf(out, "by tuning signature (all commands of its nodes, split-K reductions included):\n");
+        for (int r = 0; r < n_sig && r < 60; r++)
+            fprintf(out, "  %8.3f ms %3d x %7.0f GFLOP/s  %-22s %s\n", sigs[r].ms, sigs[r].nodes,
+                    sigs[r].ms > 0 ? sigs[r].flops * 1e-6 / sigs[r].ms : 0.0, sigs[r].kernel ? sigs[r].kernel : "-",
+                    sigs[r].sig);
+    }
+    free(sigs);
+    free(sig_of_node);
     if (st == WSD_OK && g) {
         fprintf(out, "by operator class (kernels timed alone):\n");
         for (int c = 0; c < PC_N; c++) {

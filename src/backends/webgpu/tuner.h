@@ -21,6 +21,8 @@ typedef struct wsd_tune_opts {
     int skip_known;    /* keep signatures the database already has */
     FILE *log;         /* progress lines (may be NULL) */
     const char *only;  /* tune only signatures containing one of these comma-separated texts (NULL: all) */
+    const char *variants; /* in-step tuner: try only these comma-separated tile variants (gemm) besides
+                             the database's current pick (NULL: every variant that fits) */
 } wsd_tune_opts;
 
 /* Tunes the hot operators of `g` on backend `be` (a WebGPU backend whose
@@ -43,6 +45,8 @@ wsd_status wsd_webgpu_tune_graph_in_step(wsd_backend *be, wg_graph *g, wsd_tune_
 /* Times every command of a compiled exec on its own and prints the time per
  * kernel (pipeline) name, sorted, with the share of the total; with the
  * exec's graph `g` (may be NULL) also per operator class with GFLOP/s.
+ * Also per tuning signature (all commands of its nodes, split-K reductions
+ * included) with the variant in use and GFLOP/s: where tuning can help.
  * WSD_PROFILE_DETAIL=1 adds a line per dispatch (time, kernel, grid,
  * parameters). */
 wsd_status wsd_webgpu_profile(wsd_exec *ex, const wg_graph *g, FILE *out, wsd_err *err);

@@ -5,25 +5,31 @@
 #include <string.h>
 
 const gemm_variant gemm_variants[] = {
-    {"ref", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0, 0, 0, 0, 0},
-    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0, 0, 0, 0, 0},
-    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0, 0, 0, 0, 0},
-    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0, 0, 0, 0, 0},
-    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0, 0, 0, 0, 0},
-    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0, 0, 0, 0, 0},
-    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0, 0, 0, 0, 0},
-    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0, 0, 0, 0, 0},
-    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0, 0, 0, 0, 0},
-    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 0},
-    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 0},
-    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 0},
-    {"p128h8w16", 0, 128, 128, 36, 8, 8, 1, 1, 8, 16, 0},
-    {"p64h8w16", 0, 64, 128, 36, 8, 8, 1, 1, 8, 16, 0},
-    {"w128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 1},
-    {"w64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 1},
-    {"w128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 1},
-    {"w128n128k16v", 0, 128, 128, 16, 8, 8, 1, 0, 0, 0, 1},
+    {"ref", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"m32n32k16t2x2", 0, 32, 32, 16, 2, 2, 0, 0, 0, 0, 0, 0},
+    {"m64n64k16t4x4", 0, 64, 64, 16, 4, 4, 0, 0, 0, 0, 0, 0},
+    {"m16n64k16t1x4", 0, 16, 64, 16, 1, 4, 0, 0, 0, 0, 0, 0},
+    {"m64n32k16t4x2", 0, 64, 32, 16, 4, 2, 0, 0, 0, 0, 0, 0},
+    {"m64n16k16t4x1", 0, 64, 16, 16, 4, 1, 0, 0, 0, 0, 0, 0},
+    {"m128n64k8t8x4", 0, 128, 64, 8, 8, 4, 0, 0, 0, 0, 0, 0},
+    {"m64n128k8t4x8", 0, 64, 128, 8, 4, 8, 0, 0, 0, 0, 0, 0},
+    {"m128n128k8t8x8", 0, 128, 128, 8, 8, 8, 0, 0, 0, 0, 0, 0},
+    {"m64n64k32t4x4", 0, 64, 64, 32, 4, 4, 0, 0, 0, 0, 0, 0},
+    {"m128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 0, 0},
+    {"m64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 0, 0},
+    {"m128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 0, 0},
+    {"m128n128k16v", 0, 128, 128, 16, 8, 8, 1, 0, 0, 0, 0, 0},
+    {"m64n128k16v", 0, 64, 128, 16, 8, 8, 1, 0, 0, 0, 0, 0},
+    {"m128n64k16v", 0, 128, 64, 16, 8, 8, 1, 0, 0, 0, 0, 0},
+    {"m128n128k8vb", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 0, 1},
+    {"m64n128k8vb", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 0, 1},
+    {"m128n64k8vb", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 0, 1},
+    {"p128h8w16", 0, 128, 128, 36, 8, 8, 1, 1, 8, 16, 0, 0},
+    {"p64h8w16", 0, 64, 128, 36, 8, 8, 1, 1, 8, 16, 0, 0},
+    {"w128n128k8v", 0, 128, 128, 8, 8, 8, 1, 0, 0, 0, 1, 0},
+    {"w64n128k8v", 0, 64, 128, 8, 8, 8, 1, 0, 0, 0, 1, 0},
+    {"w128n64k8v", 0, 128, 64, 8, 8, 8, 1, 0, 0, 0, 1, 0},
+    {"w128n128k16v", 0, 128, 128, 16, 8, 8, 1, 0, 0, 0, 1, 0},
 };
 const int n_gemm_variants = (int)(sizeof gemm_variants / sizeof gemm_variants[0]);
 
@@ -58,6 +64,18 @@ const attn_variant attn_variants[] = {
     {"g128s2b128d", ATTN_REG, 128, 128, 0, 1, 2, 1},
     {"g64s2b128d", ATTN_REG, 64, 128, 0, 1, 2, 1},
     {"g64s2b32d", ATTN_REG, 64, 32, 0, 1, 2, 1},
+    {"x128r2b64", ATTN_PAIR, 128, 64, 0, 2, 2, 0},
+    {"x128r2b32", ATTN_PAIR, 128, 32, 0, 2, 2, 0},
+    {"x128r4b32", ATTN_PAIR, 128, 32, 8, 4, 2, 0},
+    {"x64r4b32", ATTN_PAIR, 64, 32, 8, 4, 2, 0},
+    {"x256r4b32", ATTN_PAIR, 256, 32, 8, 4, 2, 0},
+    {"x128r4b64", ATTN_PAIR, 128, 64, 8, 4, 2, 0},
+    {"x128r4b32c16", ATTN_PAIR, 128, 32, 16, 4, 2, 0},
+    {"x128r2b32q", ATTN_PAIR, 128, 32, 0, 2, 4, 0},
+    {"x128r4b32q", ATTN_PAIR, 128, 32, 8, 4, 4, 0},
+    {"x64r4b32q", ATTN_PAIR, 64, 32, 8, 4, 4, 0},
+    {"x256r4b32q", ATTN_PAIR, 256, 32, 8, 4, 4, 0},
+    {"x128r4b64q", ATTN_PAIR, 128, 64, 8, 4, 4, 0},
 };
 const int n_attn_variants = (int)(sizeof attn_variants / sizeof attn_variants[0]);
 
@@ -125,8 +143,9 @@ int gemm_variant_fits(const gemm_variant *v, const gpu_caps *caps)
     if (v->vec4 && (v->tm != 8 || v->tn != 8)) return 0;
     if (v->wino && !v->vec4) return 0;
     if ((v->bm * v->bk) % nt || (v->bk * v->bn) % nt) return 0; /* whole tile elements per thread */
+    if (v->dbuf && (v->patch || v->wino)) return 0;
     return nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x && nt % v->bn == 0 &&
-           (uint64_t)v->bk * (v->bm + 4 + v->bn + 4) * 4 <= caps->max_workgroup_storage;
+           (uint64_t)v->bk * (v->bm + 4 + v->bn + 4) * 4 * (v->dbuf ? 2 : 1) <= caps->max_workgroup_storage;
 }
 
 void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t)
@@ -145,7 +164,7 @@ void attn_tiled_constants(const attn_variant *v, uint32_t dv, attn_tiling *t)
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps)
 {
     if (v->kind == ATTN_REF) return dv <= 1024;
-    if (v->kind == ATTN_FAST || v->kind == ATTN_REG) return 0; /* need D too: attn_variant_fits2 */
+    if (v->kind == ATTN_FAST || v->kind == ATTN_REG || v->kind == ATTN_PAIR) return 0; /* need D: attn_variant_fits2 */
     if (v->kind == ATTN_TILED) {
         attn_tiling t;
         attn_tiled_constants(v, dv, &t);
@@ -168,8 +187,19 @@ void attn_reg_constants(const attn_variant *v, uint32_t d, uint32_t dv, attn_reg
     c->smn = kv > out ? kv : out;
 }
 
+uint32_t attn_pair_chunk(const attn_variant *v) { return v->nt ? v->nt : v->bkv < 16 ? v->bkv : 16; }
+
 int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu_caps *caps)
 {
+    if (v->kind == ATTN_PAIR) {
+        /* a group's shares meet through subgroup shuffles; each thread keeps RQ shares of Q and output rows */
+        uint32_t sd = v->ks, nt = v->bq / v->rq * sd, kc = attn_pair_chunk(v);
+        return caps->has_subgroups && (sd == 2 || sd == 4) && (caps->subgroup_min == 0 || caps->subgroup_min >= sd) &&
+               d % (4 * sd) == 0 && dv % (4 * sd) == 0 && v->rq * (d + dv) / sd <= 192 && v->bkv % kc == 0 &&
+               v->bq % v->rq == 0 &&
+               nt <= caps->max_invocations && nt <= caps->max_workgroup_size_x &&
+               4ull * v->bkv * (d + dv) <= caps->max_workgroup_storage;
+    }
     if (v->kind == ATTN_REG) {
         attn_reg_consts c;
         attn_reg_constants(v, d, dv, &c);

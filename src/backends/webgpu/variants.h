@@ -24,6 +24,9 @@ typedef struct gemm_variant {
      * Winograd F(2x2, 3x3): 16 GEMMs over input channels with the VEC4
      * tiling, then wino_out.wgsl (output transform, split-K sum, bias) */
     int wino;
+    /* conv.wgsl / linear.wgsl: two copies of each workgroup tile, one barrier
+     * per k-step instead of two (names end in 'b') */
+    int dbuf;
 } gemm_variant;
 
 /* attention: BQ queries per workgroup, BKV keys per block, NT threads.
@@ -35,13 +38,15 @@ enum {
     ATTN_FLASH,
     ATTN_TILED,
     ATTN_FAST, /* attn_fast.wgsl: Q, K and V blocks in workgroup memory */
-    ATTN_REG   /* attn_reg.wgsl: whole query rows per thread in registers; RQ rows, KS key splits */
+    ATTN_REG,  /* attn_reg.wgsl: whole query rows per thread in registers; RQ rows, KS key splits */
+    ATTN_PAIR  /* attn_pair.wgsl: RQ rows per thread pair, half the channels each (needs subgroups) */
 };
 typedef struct attn_variant {
     const char *name;
     int kind;
-    uint32_t bq, bkv, nt; /* ATTN_REG: nt = keys per score chunk (0: min(16, BKV / KS)) */
-    uint32_t rq, ks;      /* ATTN_REG only */
+    uint32_t bq, bkv, nt; /* ATTN_REG, ATTN_PAIR: nt = keys per score chunk (0: min(16, BKV / KS)) */
+    uint32_t rq, ks;      /* ATTN_REG; ATTN_PAIR: rq, and ks = threads sharing a row's channels (SD: 2, names
+                             "x...", or 4, names ending in 'q') */
     int k2d;              /* ATTN_REG: K/V staged as 2-D [key][d] arrays (names end in 'd') */
 } attn_variant;
 
@@ -96,6 +101,8 @@ int gemm_variant_applies(const gemm_variant *v, int conv3s1);
 int attn_variant_fits(const attn_variant *v, uint32_t dv, const gpu_caps *caps);
 /* attn_variant_fits with the key/query head size (ATTN_FAST keeps whole
  * blocks of Q, K and V in workgroup memory). */
+/* attn_pair.wgsl's keys per score chunk */
+uint32_t attn_pair_chunk(const attn_variant *v);
 int attn_variant_fits2(const attn_variant *v, uint32_t d, uint32_t dv, const gpu_caps *caps);
 /* `name` if it exists and fits, else the default for (d, dv). */
 const attn_variant *attn_variant_pick(const char *name, uint32_t d, uint32_t dv, const gpu_caps *caps);

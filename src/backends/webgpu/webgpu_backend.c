@@ -677,6 +677,8 @@ wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int s
 
 const wgl_prog *wsd_webgpu_exec_prog(wsd_exec *ex) { return &ex->prog; }
 
+int wsd_webgpu_exec_weights_f16(wsd_exec *ex) { return ex->be->weights_f16; }
+
 wsd_status wsd_webgpu_exec_wait(wsd_exec *ex, wsd_err *err) { return gpu_wait(ex->be->dev, err); }
 
 wsd_status wsd_webgpu_exec_run_range(wsd_exec *ex, int first, int count, int reps, wsd_err *err)

@@ -55,6 +55,8 @@ wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int s
 
 /* The lowered program of a compiled graph (read-only), for tools. */
 const wgl_prog *wsd_webgpu_exec_prog(wsd_exec *ex);
+/* Whether the exec's weights are stored as packed f16 (signatures say wt=f16). */
+int wsd_webgpu_exec_weights_f16(wsd_exec *ex);
 /* Waits until every submitted run has finished. */
 wsd_status wsd_webgpu_exec_wait(wsd_exec *ex, wsd_err *err);
 /* Runs commands [first, first + count) `reps` times in one submission and

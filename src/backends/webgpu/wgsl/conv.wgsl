@@ -18,6 +18,9 @@
 // params: ci, h, w, co, ho, wo, pad_t, pad_l, xbs, ybs (batch strides),
 //         wstride (weights per output channel), wk0, co0, nsplit, kper,
 //         pstride, sw
+// DBUF (two tile copies, one barrier per k-step) is explained at the tiles.
+// RES: add operand res (a residual laid out as y) where the bias is added;
+// with SPLIT the reduction adds it instead.
 // grid: (ceil(ho*wo / BN), ceil(co / BM), batch * nsplit)
 const NTX: u32 = BN / TN;
 const NTY: u32 = BM / TM;
@@ -35,8 +38,15 @@ const NB: u32 = BK * BN / NT; // im2col-tile elements per thread
 // threads, consecutive k) then hit 32 different banks.
 const ASTR: u32 = BM + 4u;
 const BSTR: u32 = BN + 4u;
-var<workgroup> As: array<vec4<f32>, BK * ASTR / 4u>;
-var<workgroup> Bs: array<vec4<f32>, BK * BSTR / 4u>;
+// DBUF: two copies of each tile, used in turn by consecutive k-steps, so one
+// barrier per k-step suffices (a thread storing step s + 1 into the other
+// copy cannot overtake one still reading step s: it must first pass step
+// s + 1's barrier, which every thread reaches only after reading step s).
+const NBUF: u32 = select(1u, 2u, DBUF);
+const ASZ: u32 = BK * ASTR / 4u; // vec4s per copy
+const BSZ: u32 = BK * BSTR / 4u;
+var<workgroup> As: array<vec4<f32>, NBUF * ASZ>;
+var<workgroup> Bs: array<vec4<f32>, NBUF * BSZ>;
 
 fn row_of(ty: u32, i: u32) -> u32 {
   if (VEC4) { return (i / 4u) * (BM / 2u) + ty * 4u + (i % 4u); }
@@ -142,16 +152,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var rb: array<vec3<f32>, NB>;
   for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, K); }
   for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, kbeg, K, pv, p, iy0, ix0, xb, hw, b); }
+  var ao = 0u; // the tile copies this k-step uses (DBUF)
+  var bo = 0u;
   for (var k0 = kbeg; k0 < K; k0 += BK) {
     for (var t = 0u; t < NA; t++) {
       let e = li + t * NT;
       let m = e / BK;
       let kk = e - m * BK;
-      As[(kk * ASTR + m) >> 2u][(kk * ASTR + m) & 3u] = ra[t];
+      As[ao + ((kk * ASTR + m) >> 2u)][(kk * ASTR + m) & 3u] = ra[t];
     }
     for (var t = 0u; t < NB; t++) {
       let kk = bk0 + t * BKS;
-      Bs[(kk * BSTR + bn) >> 2u][(kk * BSTR + bn) & 3u] = norm_b(rb[t]);
+      Bs[bo + ((kk * BSTR + bn) >> 2u)][(kk * BSTR + bn) & 3u] = norm_b(rb[t]);
     }
     workgroupBarrier();
     if (k0 + BK < K) {
@@ -160,10 +172,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
-        let a0 = As[(kk * ASTR) / 4u + ty];
-        let a1 = As[(kk * ASTR + BM / 2u) / 4u + ty];
-        let b0 = Bs[(kk * BSTR) / 4u + tx];
-        let b1 = Bs[(kk * BSTR + BN / 2u) / 4u + tx];
+        let a0 = As[ao + (kk * ASTR) / 4u + ty];
+        let a1 = As[ao + (kk * ASTR + BM / 2u) / 4u + ty];
+        let b0 = Bs[bo + (kk * BSTR) / 4u + tx];
+        let b1 = Bs[bo + (kk * BSTR + BN / 2u) / 4u + tx];
         for (var r = 0u; r < 4u; r++) {
           acc4[r * 2u] = fma(vec4<f32>(a0[r]), b0, acc4[r * 2u]);
           acc4[r * 2u + 1u] = fma(vec4<f32>(a0[r]), b1, acc4[r * 2u + 1u]);
@@ -175,16 +187,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var kk = 0u; kk < BK; kk++) {
         var a: array<f32, TM>;
         var c: array<f32, TN>;
-        for (var i = 0u; i < TM; i++) { let q = kk * ASTR + ty + i * NTY; a[i] = As[q >> 2u][q & 3u]; }
-        for (var j = 0u; j < TN; j++) { let q = kk * BSTR + tx + j * NTX; c[j] = Bs[q >> 2u][q & 3u]; }
+        for (var i = 0u; i < TM; i++) { let q = kk * ASTR + ty + i * NTY; a[i] = As[ao + (q >> 2u)][q & 3u]; }
+        for (var j = 0u; j < TN; j++) { let q = kk * BSTR + tx + j * NTX; c[j] = Bs[bo + (q >> 2u)][q & 3u]; }
         for (var i = 0u; i < TM; i++) {
           for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
         }
       }
     }
-    workgroupBarrier();
+    if (DBUF) {
+      ao = ASZ - ao;
+      bo = BSZ - bo;
+    } else {
+      workgroupBarrier();
+    }
   }
   let yb = b * P.ybs;
+  if (RES && !SPLIT && !ACC) {
+    // every residual value first: loaded in between the stores to y (which
+    // may alias them) each load would wait for the previous store
+    for (var i = 0u; i < TM; i++) {
+      let co = m0 + row_of(ty, i);
+      for (var j = 0u; j < TN; j++) {
+        let p = n0 + col_of(tx, j);
+        if (co < P.co && p < npix) {
+          let r = ld_res(yb + co * npix + p);
+          if (VEC4) {
+            acc4[i * 2u + j / 4u][j % 4u] += r;
+          } else {
+            acc[i * TN + j] += r;
+          }
+        }
+      }
+    }
+  }
   for (var i = 0u; i < TM; i++) {
     let co = m0 + row_of(ty, i);
     if (co >= P.co) { continue; }

@@ -6,6 +6,9 @@
 //         GEGLU (the output is x * gelu(gate) of the two halves of the
 //         product: w has 2n rows; a workgroup's tile holds BN/2 columns of
 //         each half so every thread owns matching value/gate pairs)
+//         DBUF (two tile copies, one barrier per k-step; see the tiles)
+//         RES (add operand res, a residual laid out as y; with SPLIT the
+//         reduction adds it instead)
 // params: m, n, k, kper, pstride
 // grid: (ceil(n / BN), ceil(m / BM), nsplit), or ceil(n / (BN/2)) with GEGLU
 const NTX: u32 = BN / TN;
@@ -22,8 +25,15 @@ const NB: u32 = BN * BK / NT; // weight-tile elements per thread
 // threads, consecutive k) then hit 32 different banks.
 const ASTR: u32 = BM + 4u;
 const BSTR: u32 = BN + 4u;
-var<workgroup> As: array<vec4<f32>, BK * ASTR / 4u>;
-var<workgroup> Bs: array<vec4<f32>, BK * BSTR / 4u>;
+// DBUF: two copies of each tile, used in turn by consecutive k-steps, so one
+// barrier per k-step suffices (a thread storing step s + 1 into the other
+// copy cannot overtake one still reading step s: it must first pass step
+// s + 1's barrier, which every thread reaches only after reading step s).
+const NBUF: u32 = select(1u, 2u, DBUF);
+const ASZ: u32 = BK * ASTR / 4u; // vec4s per copy
+const BSZ: u32 = BK * BSTR / 4u;
+var<workgroup> As: array<vec4<f32>, NBUF * ASZ>;
+var<workgroup> Bs: array<vec4<f32>, NBUF * BSZ>;
 
 fn row_of(ty: u32, i: u32) -> u32 {
   if (VEC4) { return (i / 4u) * (BM / 2u) + ty * 4u + (i % 4u); }
@@ -93,18 +103,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var rb: array<f32, NB>;
   for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, kend); }
   for (var t = 0u; t < NB; t++) { rb[t] = load_b(li + t * NT, kbeg, n0, kend); }
+  var ao = 0u; // the tile copies this k-step uses (DBUF)
+  var bo = 0u;
   for (var k0 = kbeg; k0 < kend; k0 += BK) {
     for (var t = 0u; t < NA; t++) {
       let e = li + t * NT;
       let r = e / BK;
       let kk = e - r * BK;
-      As[(kk * ASTR + r) >> 2u][(kk * ASTR + r) & 3u] = ra[t];
+      As[ao + ((kk * ASTR + r) >> 2u)][(kk * ASTR + r) & 3u] = ra[t];
     }
     for (var t = 0u; t < NB; t++) {
       let e = li + t * NT;
       let c = e / BK;
       let kk = e - c * BK;
-      Bs[(kk * BSTR + c) >> 2u][(kk * BSTR + c) & 3u] = rb[t];
+      Bs[bo + ((kk * BSTR + c) >> 2u)][(kk * BSTR + c) & 3u] = rb[t];
     }
     workgroupBarrier();
     if (k0 + BK < kend) {
@@ -113,10 +125,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
-        let a0 = As[(kk * ASTR) / 4u + ty];
-        let a1 = As[(kk * ASTR + BM / 2u) / 4u + ty];
-        let b0 = Bs[(kk * BSTR) / 4u + tx];
-        let b1 = Bs[(kk * BSTR + BN / 2u) / 4u + tx];
+        let a0 = As[ao + (kk * ASTR) / 4u + ty];
+        let a1 = As[ao + (kk * ASTR + BM / 2u) / 4u + ty];
+        let b0 = Bs[bo + (kk * BSTR) / 4u + tx];
+        let b1 = Bs[bo + (kk * BSTR + BN / 2u) / 4u + tx];
         for (var r = 0u; r < 4u; r++) {
           acc4[r * 2u] = fma(vec4<f32>(a0[r]), b0, acc4[r * 2u]);
           acc4[r * 2u + 1u] = fma(vec4<f32>(a0[r]), b1, acc4[r * 2u + 1u]);
@@ -128,14 +140,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var kk = 0u; kk < BK; kk++) {
         var a: array<f32, TM>;
         var c: array<f32, TN>;
-        for (var i = 0u; i < TM; i++) { let q = kk * ASTR + ty + i * NTY; a[i] = As[q >> 2u][q & 3u]; }
-        for (var j = 0u; j < TN; j++) { let q = kk * BSTR + tx + j * NTX; c[j] = Bs[q >> 2u][q & 3u]; }
+        for (var i = 0u; i < TM; i++) { let q = kk * ASTR + ty + i * NTY; a[i] = As[ao + (q >> 2u)][q & 3u]; }
+        for (var j = 0u; j < TN; j++) { let q = kk * BSTR + tx + j * NTX; c[j] = Bs[bo + (q >> 2u)][q & 3u]; }
         for (var i = 0u; i < TM; i++) {
           for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], c[j], acc[i * TN + j]); }
         }
       }
     }
-    workgroupBarrier();
+    if (DBUF) {
+      ao = ASZ - ao;
+      bo = BSZ - bo;
+    } else {
+      workgroupBarrier();
+    }
   }
   if (GEGLU) {
     for (var i = 0u; i < TM; i++) {
@@ -157,6 +174,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
     return;
+  }
+  if (RES && !SPLIT) {
+    // every residual value first: loaded in between the stores to y (which
+    // may alias them) each load would wait for the previous store
+    for (var i = 0u; i < TM; i++) {
+      let row = m0 + row_of(ty, i);
+      for (var j = 0u; j < TN; j++) {
+        let col = n0 + col_of(tx, j);
+        if (row < P.m && col < P.n) {
+          let r = ld_res(row * P.n + col);
+          if (VEC4) {
+            acc4[i * 2u + j / 4u][j % 4u] += r;
+          } else {
+            acc[i * TN + j] += r;
+          }
+        }
+      }
+    }
   }
   for (var i = 0u; i < TM; i++) {
     let row = m0 + row_of(ty, i);
