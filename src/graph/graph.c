@@ -191,6 +191,24 @@ int wg_find(const wg_graph *g, const char *name)
     return -1;
 }
 
+void wg_held_nodes(const wg_graph *g, char *held)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const wg_node *n = &g->nodes[i];
+        int any = 0, all = n->n_in > 0;
+        for (int k = 0; k < n->n_in && all; k++) {
+            int t = n->in[k];
+            if (t < 0 || g->t[t].kind == WG_WEIGHT) continue;
+            const wg_tensor *T = &g->t[t];
+            /* nodes come in execution order, so a producer is decided before its readers */
+            int h = T->kind == WG_INPUT ? T->held : (T->producer >= 0 && T->producer < i && held[T->producer]);
+            any |= h;
+            all &= h;
+        }
+        held[i] = (char)(all && any);
+    }
+}
+
 int wg_root(const wg_graph *g, int t)
 {
     while (g->t[t].view_of >= 0)

@@ -81,6 +81,7 @@ typedef struct wg_tensor {
     wsd_dtype dtype;
     wg_kind kind;
     int is_output;          /* read back after a run: lives until the end */
+    int held;               /* WG_INPUT set rarely (once per image, not per step): see wg_held_nodes */
     const char *name;       /* inputs, weights, outputs (owned by the graph) */
     const void *data;       /* WG_WEIGHT: raw bytes in `dtype` (may be unaligned; NULL when planning without weights) */
     int producer;           /* node index, or -1 */
@@ -177,6 +178,14 @@ int wg_root(const wg_graph *g, int t);
 /* Convenience for shapes: WG_SHAPE(a, b, c) -> (const int64_t[]){a, b, c} */
 #define WG_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 #define WG_NDIM(...) ((int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
+
+/* held[i] = 1 for each node that reads only weights and values derived from
+ * held inputs (at least one of those): its result stays valid until a held
+ * input is set again, so a backend may skip it on the runs in between (the
+ * UNet's cross-attention keys and values, from the text embeddings, on every
+ * denoising step but the first). The planner keeps what such nodes produce
+ * for the whole run. `held` has g->n_nodes entries. */
+void wg_held_nodes(const wg_graph *g, char *held);
 
 /* Multiply-adds of a node, for GFLOP/s reports (2 FLOP each). */
 double wg_node_flops(const wg_graph *g, const wg_node *n);

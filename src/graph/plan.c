@@ -58,6 +58,13 @@ wsd_status wg_plan_memory(wg_graph *g, wg_plan *plan, wsd_err *err)
         free(own_last); free(alias_last); free(alias_out);
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "planner: out of memory");
     }
+    /* What held nodes produce is kept for the whole run (wg_held_nodes). */
+    char *held = calloc((size_t)(g->n_nodes > 0 ? g->n_nodes : 1), 1);
+    if (!held) {
+        free(own_last); free(alias_last); free(alias_out);
+        return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "planner: out of memory");
+    }
+    wg_held_nodes(g, held);
     /* Undo any earlier in-place decisions so planning is repeatable. */
     for (int i = 0; i < n; i++) {
         wg_tensor *t = &g->t[i];
@@ -70,6 +77,10 @@ wsd_status wg_plan_memory(wg_graph *g, wg_plan *plan, wsd_err *err)
          * it, and an input set once (the UNet's text embeddings) must survive
          * every later run of the same compiled graph. */
         own_last[i] = (t->is_output || t->kind == WG_INPUT) ? end_time : t->first_use;
+        if (t->kind == WG_VALUE && t->producer >= 0 && held[t->producer]) {
+            t->first_use = -1;
+            own_last[i] = end_time;
+        }
         if (t->kind == WG_WEIGHT) plan->weight_bytes += (size_t)wg_numel(t) * wsd_dtype_size(t->dtype);
         else if (t->view_of < 0) plan->naive_bytes += t->nbytes;
     }
@@ -168,6 +179,7 @@ wsd_status wg_plan_memory(wg_graph *g, wg_plan *plan, wsd_err *err)
             g->t[i].offset = g->t[wg_root(g, i)].offset;
     free(roots);
     free(busy);
+    free(held);
     free(own_last);
     free(alias_last);
     free(alias_out);
@@ -198,14 +210,22 @@ int wg_plan_verify(const wg_graph *g, const wg_plan *plan, char *msg, size_t cap
         snprintf(msg, cap, "out of memory");
         return -1;
     }
+    char *held = calloc((size_t)(g->n_nodes > 0 ? g->n_nodes : 1), 1);
+    if (!held) {
+        free(first); free(last);
+        snprintf(msg, cap, "out of memory");
+        return -1;
+    }
+    wg_held_nodes(g, held);
     for (int i = 0; i < n; i++) { first[i] = 1 << 30; last[i] = -2; }
     for (int i = 0; i < n; i++) {
         const wg_tensor *t = &g->t[i];
         if (t->kind == WG_WEIGHT) continue;
         int r = wg_root(g, i);
-        int f = t->kind == WG_VALUE ? t->producer : -1;
+        int held_v = t->kind == WG_VALUE && t->producer >= 0 && held[t->producer]; /* the whole run, as inputs */
+        int f = t->kind == WG_VALUE && !held_v ? t->producer : -1;
         if (f < first[r]) first[r] = f;
-        int l = (t->is_output || t->kind == WG_INPUT) ? g->n_nodes : f;
+        int l = (t->is_output || t->kind == WG_INPUT || held_v) ? g->n_nodes : f;
         if (l > last[r]) last[r] = l;
     }
     for (int i = 0; i < g->n_nodes; i++)
@@ -266,5 +286,6 @@ int wg_plan_verify(const wg_graph *g, const wg_plan *plan, char *msg, size_t cap
     }
     free(first);
     free(last);
+    free(held);
     return bad ? -1 : 0;
 }

@@ -24,6 +24,9 @@ int unet_build(wg_graph *g, const unet_config *c, int batch, int h, int w, int c
     int sample = wg_input(g, "sample", WSD_DT_F32, SH(batch, c->in_channels, h, w));
     int tstep = wg_input(g, "timestep", WSD_DT_F32, SH(batch));
     int ctx = wg_input(g, "encoder_hidden_states", WSD_DT_F32, SH(batch, ctx_len, c->cross_dim));
+    /* set once per image: the cross-attention keys and values computed from
+     * it need not be recomputed on every step (wg_held_nodes) */
+    if (ctx >= 0) g->t[ctx].held = 1;
 
     int tp = wg_timestep_embed(g, tstep, c0, c->flip_sin_to_cos, c->freq_shift);
     if (debug) wg_output(g, tp, "time_proj");

@@ -1387,6 +1387,19 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
             wsd_fail_prefix(err, "node %d (%s -> %s): ", i, wg_op_name(g->nodes[i].op),
                             g->t[g->nodes[i].out].name ? g->t[g->nodes[i].out].name : "intermediate");
     }
+    /* held commands (wg_held_nodes on the fused graph); none when a link
+     * rewrites a held input on every run */
+    char *held = calloc(nn, 1);
+    if (!held && st == WSD_OK) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+    if (st == WSD_OK) {
+        wg_held_nodes(&l.pg, held);
+        int link_held = 0;
+        for (int i = 0; i < opt->n_links; i++)
+            link_held |= opt->links[i].dst >= 0 && opt->links[i].dst < g->n_tensors && g->t[opt->links[i].dst].held;
+        for (int i = 0; i < out->n_cmds; i++)
+            out->cmds[i].held = !link_held && out->cmds[i].node >= 0 && held[out->cmds[i].node];
+    }
+    free(held);
     for (int i = 0; i < opt->n_links && st == WSD_OK; i++) {
         int s = opt->links[i].src, d = opt->links[i].dst;
         if (s < 0 || d < 0 || s >= g->n_tensors || d >= g->n_tensors || !g->t[s].is_output ||

@@ -56,6 +56,7 @@ enum { WGL_CMD_DISPATCH = 0, WGL_CMD_COPY, WGL_CMD_CLEAR };
 typedef struct wgl_cmd {
     uint8_t kind;
     int node;          /* graph node it implements (-1: none) */
+    uint8_t held;      /* the node is held (wg_held_nodes): needed only when a held input changed */
     int pipe;          /* DISPATCH: index into prog.pipes */
     int n_bind;
     wgl_bind bind[WGL_MAX_BINDINGS];

@@ -73,6 +73,11 @@ struct wsd_exec {
     gpu_bind *binds; /* per command (0 for copies) */
     gpu_cmd *cmds;
     int n_cmds;
+    /* the commands without the held ones (wg_held_nodes), run while no held
+     * input has changed since the last run; NULL when there are none */
+    gpu_cmd *step_cmds;
+    int n_step_cmds;
+    int held_dirty; /* a held input was set since the last run (or never run) */
     ids_check *ids;
     int n_ids;
 };
@@ -313,6 +318,7 @@ static void exec_free(wsd_exec *ex)
     wgl_prog_free(&ex->prog);
     free(ex->binds);
     free(ex->cmds);
+    free(ex->step_cmds);
     free(ex->ids);
     free(ex);
 }
@@ -482,6 +488,18 @@ static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, const wgl_li
         }
     }
     free(pipes);
+    int n_held = 0;
+    for (int i = 0; i < p->n_cmds; i++) n_held += p->cmds[i].held;
+    ex->held_dirty = 1;
+    if (n_held) {
+        ex->step_cmds = malloc((size_t)(p->n_cmds - n_held + 1) * sizeof *ex->step_cmds);
+        if (!ex->step_cmds) {
+            exec_free(ex);
+            return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
+        }
+        for (int i = 0; i < p->n_cmds; i++)
+            if (!p->cmds[i].held) ex->step_cmds[ex->n_step_cmds++] = ex->cmds[i];
+    }
     /* ids fed to embeddings are checked on the host when set */
     for (int i = 0; i < g->n_nodes; i++) {
         const wg_node *nd = &g->nodes[i];
@@ -525,6 +543,7 @@ static wsd_status wgpu_set_input(wsd_exec *ex, int t, const void *data, size_t n
                                 ids[k], k, (long long)ex->ids[i].vocab - 1);
     }
     if (ex->prog.t_chunk[t] < 0) return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: input \"%s\" has no storage", T->name);
+    if (T->held) ex->held_dirty = 1;
     return gpu_buffer_write(ex->be->dev, ex->chunk[ex->prog.t_chunk[t]], ex->prog.t_off[t], data, (nbytes + 3) & ~(size_t)3,
                             err);
 }
@@ -532,7 +551,10 @@ static wsd_status wgpu_set_input(wsd_exec *ex, int t, const void *data, size_t n
 static wsd_status wgpu_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_user, wsd_err *err)
 {
     if (cancel && cancel(cancel_user)) return wsd_fail(err, WSD_ERR_CANCELLED, "cancelled");
-    return gpu_submit(ex->be->dev, ex->cmds, (uint32_t)ex->n_cmds, err);
+    if (ex->step_cmds && !ex->held_dirty) return gpu_submit(ex->be->dev, ex->step_cmds, (uint32_t)ex->n_step_cmds, err);
+    WSD_TRY(gpu_submit(ex->be->dev, ex->cmds, (uint32_t)ex->n_cmds, err));
+    ex->held_dirty = 0;
+    return WSD_OK;
 }
 
 static wsd_status wgpu_get_output(wsd_exec *ex, int t, void *data, size_t nbytes, wsd_err *err)
@@ -672,6 +694,7 @@ wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int s
     c.src_off = src->prog.t_off[src_t];
     c.dst_off = dst->prog.t_off[dst_t];
     c.size = (n + 3) & ~(size_t)3;
+    if (D->held) dst->held_dirty = 1;
     return gpu_submit(dst->be->dev, &c, 1, err);
 }
 
