@@ -214,6 +214,15 @@ int main(void)
             lower_one_ex("SD 1.5 UNet, batch 2, 64x64", g, &caps, f16, NULL, "binary", &nb, "linear", &nl);
             CHECKF(nb <= 30 && nl > 0, "UNet lowering: %d element-wise binary dispatches (residual adds not folded?)", nb);
             printf("SD 1.5 UNet: %d binary dispatches, %d linear\n", nb, nl);
+            /* the same after the caller planned the graph (as the pipeline does): its in-place views must
+             * not stop the fusions */
+            wg_plan p0 = {0};
+            wsd_err e0 = {0};
+            CHECKF(wg_plan_memory(g, &p0, &e0) == WSD_OK, "UNet plan: %s", e0.msg);
+            int nb2 = 0, nl2 = 0;
+            lower_one_ex("SD 1.5 UNet, batch 2, 64x64, planned first", g, &caps, f16, NULL, "binary", &nb2, "linear", &nl2);
+            CHECKF(nb2 == nb && nl2 == nl, "UNet lowering after planning: %d binary, %d linear dispatches (before: %d, %d)",
+                   nb2, nl2, nb, nl);
         }
         wg_free(g);
 

@@ -1322,6 +1322,13 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
         return wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
     }
     memcpy(l.pg.t, g->t, (size_t)g->n_tensors * sizeof *l.pg.t);
+    /* A caller may have planned g already (the pipeline does): its in-place
+     * views would read as extra readers to the fusions below, which then
+     * refuse. Only reshapes are views by construction; the planner decides
+     * in place again after the fusions. */
+    for (int i = 0; i < g->n_tensors; i++)
+        if (l.pg.t[i].view_of >= 0 && (l.pg.t[i].producer < 0 || g->nodes[l.pg.t[i].producer].op != WG_OP_RESHAPE))
+            l.pg.t[i].view_of = -1;
     l.pg.cap_tensors = g->n_tensors;
     size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1);
     l.pg.nodes = malloc(nn * sizeof *l.pg.nodes);
