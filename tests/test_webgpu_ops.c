@@ -147,6 +147,17 @@ static int b_linear_res(wg_graph *g)
     int w = wg_weight(g, "w", S(33, 24)), b = wg_weight(g, "b", S(33));
     return wg_add(g, wg_linear(g, x, w, b), r);
 }
+/* two rows, as the time embedding's projections (the gemv kernel's shape) */
+static int b_linear_rows2(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 300));
+    return wg_linear(g, x, wg_weight(g, "w", S(45, 300)), wg_weight(g, "b", S(45)));
+}
+static int b_linear_rows2_res(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 1, 70)), r = wg_input(g, "in1", WSD_DT_F32, S(2, 1, 9));
+    return wg_add(g, r, wg_linear(g, x, wg_weight(g, "w", S(9, 70)), -1));
+}
 static int b_conv_res(wg_graph *g)
 {
     int x = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 9, 7)), r = wg_input(g, "in1", WSD_DT_F32, S(2, 6, 9, 7));
@@ -421,6 +432,8 @@ static const tcase cases[] = {
     {"linear", b_linear, "gemm"},
     {"linear 150 rows, no bias", b_linear_tall, "gemm"},
     {"linear + residual", b_linear_res, "gemm"},
+    {"linear 2 rows", b_linear_rows2, "gemm"},
+    {"linear 2 rows, no bias, + residual", b_linear_rows2_res, "gemm"},
     {"conv2d 3x3 + residual", b_conv_res, "gemm"},
     {"conv2d 3x3 + conv2d 1x1 shortcut", b_conv_shortcut, "gemm"},
     {"group_norm+silu -> conv2d 3x3", b_gn_conv, "gemm"},
@@ -742,8 +755,10 @@ int main(int argc, char **argv)
                 /* 3x3 stride-1 pad-1 convolutions: the cases named "3x3", the upsampling one and K=576 */
                 int conv3s1 = strstr(cases[c].name, "3x3") || strstr(cases[c].name, "upsample") ||
                               strstr(cases[c].name, "K=576");
-                if (!gemm_variant_fits(&gemm_variants[v], caps) || !gemm_variant_applies(&gemm_variants[v], conv3s1))
-                    continue;
+                /* gemv: linear layers only (ones with more rows fall back to the default tile) */
+                int applies = gemm_variants[v].gemv ? !strncmp(cases[c].name, "linear", 6)
+                                                    : gemm_variant_applies(&gemm_variants[v], conv3s1);
+                if (!gemm_variant_fits(&gemm_variants[v], caps) || !applies) continue;
                 wsd_backend_webgpu_set_variant(gpu, gemm_variants[v].name);
                 check_case(cpu, gpu, c, 0, gemm_variants[v].name);
             }

@@ -361,7 +361,7 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb_grid(&k, (uint32_t)nchunks, (uint32_t)ns, 1);
         WSD_TRY(emit(l, &k, idx));
     }
-    {
+    if (l->gn_into_conv[idx] < 0) { /* (folded norms combine in gn_coef) */
         kb k;
         kb_init(&k, "gn_combine", NULL);
         kb_const_u(&k, "WG", 64);
@@ -377,7 +377,7 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb k;
         kb_init(&k, "gn_coef", NULL);
         kb_const_u(&k, "WG", 64);
-        kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
+        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, temp_off(l), part_bytes, WGL_F32);
         kb_opnd_raw(&k, "cf", WGL_SCRATCH, 0, l->gn_coef_off[idx], N * C * 2 * 4, WGL_F32);
         WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
         WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
@@ -385,6 +385,8 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb_u32(&k, "c", (uint32_t)C);
         kb_u32(&k, "cpg", (uint32_t)cpg);
         kb_u32(&k, "groups", (uint32_t)G);
+        kb_u32(&k, "nchunks", (uint32_t)nchunks);
+        kb_f32(&k, "eps", n->fp[0]);
         kb_grid(&k, (uint32_t)((N * C + 63) / 64), 1, 1);
         return emit(l, &k, idx);
     }
@@ -414,10 +416,16 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
 
 /* ---- conv2d and linear ---- */
 
-static gemm_pick pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n, uint64_t batch, uint64_t k, int conv3s1)
+/* The tuned (or default) kernel of a conv2d or linear with an m x k by k x n
+ * product; `linear`: a linear layer without a GEGLU fold (the gemv kernel
+ * serves those of at most GEMV_MAX_ROWS rows). */
+static gemm_pick pick_gemm(L *l, const char *sig, uint64_t m, uint64_t n, uint64_t batch, uint64_t k, int conv3s1,
+                           int linear)
 {
     gemm_pick p = gemm_pick_parse(tune(l, sig));
-    if (p.v && gemm_variant_fits(p.v, l->caps) && gemm_variant_applies(p.v, conv3s1)) return p;
+    if (p.v && gemm_variant_fits(p.v, l->caps) &&
+        (p.v->gemv ? linear && m <= GEMV_MAX_ROWS : gemm_variant_applies(p.v, conv3s1)))
+        return p;
     p.v = gemm_variant_default(m, n, l->caps->is_cpu);
     if (!gemm_variant_fits(p.v, l->caps)) p.v = gemm_variant_find("m32n32k16t2x2");
     p.split = l->caps->is_cpu ? 1 : gemm_auto_split(p.v, m, n, batch, k);
@@ -695,8 +703,32 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
     int geglu = l->lin_geglu[idx];
     char sig[200];
     wgl_node_signature(&l->pg, n, l->o->weights_f16, sig, sizeof sig);
-    gemm_pick pk = pick_gemm(l, sig, M, N, 1, K, 0);
+    gemm_pick pk = pick_gemm(l, sig, M, N, 1, K, 0, !geglu);
     const gemm_variant *v = pk.v;
+    if (v->gemv) { /* a few rows: one dispatch, 32 threads per output column */
+        kb k;
+        kb_init(&k, "gemv", v->name);
+        kb_const_u(&k, "WG", 256);
+        kb_const_u(&k, "MR", (uint32_t)M);
+        kb_const_b(&k, "RES", l->gemm_res[idx] >= 0);
+        WSD_TRY(opnd_whole(l, &k, "x", n->in[0]));
+        int wtype;
+        WSD_TRY(opnd_matrix(l, &k, "w", n->in[1], &wtype));
+        if (has_bias)
+            WSD_TRY(opnd_whole(l, &k, "bias", n->in[2]));
+        else
+            kb_stub(&k, "bias");
+        if (l->gemm_res[idx] >= 0)
+            WSD_TRY(opnd_whole(l, &k, "res", l->gemm_res[idx]));
+        else
+            kb_stub(&k, "res");
+        WSD_TRY(opnd_whole(l, &k, "y", n->out));
+        kb_u32(&k, "m", (uint32_t)M);
+        kb_u32(&k, "n", (uint32_t)N);
+        kb_u32(&k, "k", (uint32_t)K);
+        kb_grid_flat(&k, (N + 1) / 2, l->maxdim); /* gemv.wgsl NC columns per workgroup */
+        return emit(l, &k, idx);
+    }
     uint64_t Nout = geglu ? N / 2 : N; /* columns of y */
     uint64_t rmax = l->maxsub / (4 * (K > N ? K : N));
     if (rmax < 1) return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: linear rows exceed one binding");
@@ -1101,7 +1133,7 @@ static wsd_status prepass(L *l)
         wgl_node_signature(g, c, l->o->weights_f16, sig, sizeof sig);
         uint64_t K = (uint64_t)(Wt->shape[1] * Wt->shape[2] * Wt->shape[3]);
         l->conv_pick[i] = pick_gemm(l, sig, (uint64_t)Wt->shape[0], (uint64_t)(Y->shape[2] * Y->shape[3]),
-                                    (uint64_t)X->shape[0], K, wgl_conv3s1(g, c));
+                                    (uint64_t)X->shape[0], K, wgl_conv3s1(g, c), 0);
         if (l->conv_pick[i].v->ref || l->o->no_fusion) continue;
         int x = c->in[0];
         int pn = X->producer;
@@ -1152,7 +1184,7 @@ static wsd_status prepass(L *l)
         if (N2 % 2 || M * (N2 / 2) * 4 > l->maxsub || M * K * 4 > l->maxsub) continue;
         char sig[200];
         wgl_node_signature(g, ln, l->o->weights_f16, sig, sizeof sig);
-        gemm_pick pk = pick_gemm(l, sig, M, N2, 1, K, 0);
+        gemm_pick pk = pick_gemm(l, sig, M, N2, 1, K, 0, 0);
         if (pk.v->ref || pk.v->tn % 2) continue;
         /* the linear now produces the geglu's output; the geglu node keeps
          * only the dead product (never allocated) */
@@ -1192,7 +1224,7 @@ static wsd_status prepass(L *l)
                 uint64_t K = (uint64_t)Wt->shape[1], N = (uint64_t)Wt->shape[0];
                 char sig[200];
                 wgl_node_signature(g, pn, l->o->weights_f16, sig, sizeof sig);
-                if (pick_gemm(l, sig, (uint64_t)wg_numel(&g->t[pn->in[0]]) / K, N, 1, K, 0).v->ref) continue;
+                if (pick_gemm(l, sig, (uint64_t)wg_numel(&g->t[pn->in[0]]) / K, N, 1, K, 0, 1).v->ref) continue;
             } else {
                 continue;
             }

@@ -274,7 +274,8 @@ static void cands_first(const wg_graph *g, const wg_node *n, int fam, const gpu_
         int conv3s1 = wgl_conv3s1(g, n);
         for (int v = 0; v < n_gemm_variants && c->n < 46; v++) {
             const gemm_variant *gv = &gemm_variants[v];
-            if (!gemm_variant_fits(gv, caps) || !gemm_variant_applies(gv, conv3s1)) continue;
+            int ok = gv->gemv ? n->op == WG_OP_LINEAR && c->gm <= GEMV_MAX_ROWS : gemm_variant_applies(gv, conv3s1);
+            if (!gemm_variant_fits(gv, caps) || !ok) continue;
             cands_add(c, gv->name, 1);
             uint32_t sp = wgl_split_cap(gemm_auto_split(gv, c->gm, c->gn, c->gb, c->gk), c->gm * c->gn * c->gb);
             if (sp > 1) cands_add(c, gv->name, sp);
@@ -321,7 +322,7 @@ static void cands_filter(cand_list *c, const char *variants, const char *current
 static int cands_splits(cand_list *c, const char *best)
 {
     gemm_pick bp = gemm_pick_parse(best);
-    if (!bp.v || bp.v->ref) return 0;
+    if (!bp.v || bp.v->ref || bp.v->gemv) return 0;
     static const uint32_t cand_s[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
     uint64_t wgs = ((c->gm + bp.v->bm - 1) / bp.v->bm) * ((c->gn + bp.v->bn - 1) / bp.v->bn) * c->gb;
     int before = c->n;

@@ -27,7 +27,11 @@ typedef struct gemm_variant {
     /* conv.wgsl / linear.wgsl: two copies of each workgroup tile, one barrier
      * per k-step instead of two (names end in 'b') */
     int dbuf;
+    /* gemv.wgsl (name "v32"): linear layers of at most GEMV_MAX_ROWS rows, 32
+     * threads per output column (never a conv) */
+    int gemv;
 } gemm_variant;
+#define GEMV_MAX_ROWS 8
 
 /* attention: BQ queries per workgroup, BKV keys per block, NT threads.
  * kind ATTN_REF: one thread per query row, the CPU reference's loop;
