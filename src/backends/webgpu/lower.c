@@ -361,34 +361,32 @@ static wsd_status lower_group_norm(L *l, const wg_node *n, int idx)
         kb_grid(&k, (uint32_t)nchunks, (uint32_t)ns, 1);
         WSD_TRY(emit(l, &k, idx));
     }
-    if (l->gn_into_conv[idx] < 0) { /* (folded norms combine in gn_coef) */
+    {
+        /* folded into the next conv: per-channel coefficients only (COEF) */
+        int fold = l->gn_into_conv[idx] >= 0;
+        uint64_t threads = fold ? N * C : nseg;
         kb k;
-        kb_init(&k, "gn_combine", NULL);
+        kb_init(&k, "gn_combine", fold ? "coef" : NULL);
         kb_const_u(&k, "WG", 64);
+        kb_const_b(&k, "COEF", fold);
         kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, temp_off(l), part_bytes, WGL_F32);
-        kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
-        kb_u32(&k, "nseg", (uint32_t)nseg);
+        if (fold) {
+            kb_opnd_raw(&k, "cf", WGL_SCRATCH, 0, l->gn_coef_off[idx], N * C * 2 * 4, WGL_F32);
+            WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
+            WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
+            kb_u32(&k, "n", (uint32_t)(N * C));
+            kb_u32(&k, "c", (uint32_t)C);
+            kb_u32(&k, "cpg", (uint32_t)cpg);
+            kb_u32(&k, "groups", (uint32_t)G);
+        } else {
+            kb_opnd_raw(&k, "gs", WGL_SCRATCH, 0, gs_off, gs_bytes, WGL_F32);
+            kb_u32(&k, "nseg", (uint32_t)nseg);
+        }
         kb_u32(&k, "nchunks", (uint32_t)nchunks);
         kb_f32(&k, "eps", n->fp[0]);
-        kb_grid(&k, (uint32_t)((nseg + 63) / 64), 1, 1);
+        kb_grid(&k, (uint32_t)((threads + 63) / 64), 1, 1);
         WSD_TRY(emit(l, &k, idx));
-    }
-    if (l->gn_into_conv[idx] >= 0) { /* folded into the next conv: per-channel coefficients only */
-        kb k;
-        kb_init(&k, "gn_coef", NULL);
-        kb_const_u(&k, "WG", 64);
-        kb_opnd_raw(&k, "st", WGL_SCRATCH, 0, temp_off(l), part_bytes, WGL_F32);
-        kb_opnd_raw(&k, "cf", WGL_SCRATCH, 0, l->gn_coef_off[idx], N * C * 2 * 4, WGL_F32);
-        WSD_TRY(opnd_whole(l, &k, "gamma", n->in[1]));
-        WSD_TRY(opnd_whole(l, &k, "beta", n->in[2]));
-        kb_u32(&k, "n", (uint32_t)(N * C));
-        kb_u32(&k, "c", (uint32_t)C);
-        kb_u32(&k, "cpg", (uint32_t)cpg);
-        kb_u32(&k, "groups", (uint32_t)G);
-        kb_u32(&k, "nchunks", (uint32_t)nchunks);
-        kb_f32(&k, "eps", n->fp[0]);
-        kb_grid(&k, (uint32_t)((N * C + 63) / 64), 1, 1);
-        return emit(l, &k, idx);
+        if (fold) return WSD_OK;
     }
     for (uint64_t s0 = 0; s0 < nseg; s0 += segs_per) {
         uint64_t ns = nseg - s0 < segs_per ? nseg - s0 : segs_per;
@@ -1105,6 +1103,23 @@ static wsd_status lower_timestep(L *l, const wg_node *n, int idx)
     return emit(l, &k, idx);
 }
 
+/* Folds node c into node p (in the private graph): p now produces c's
+ * output; c keeps p's former output as a dead, never allocated tensor, and
+ * is skipped. */
+static void fold_into(L *l, int p, int c)
+{
+    wg_graph *g = &l->pg;
+    int dead = g->nodes[p].out, z = g->nodes[c].out;
+    g->nodes[p].out = z;
+    g->t[z].producer = p;
+    g->nodes[c].out = dead;
+    g->nodes[c].n_in = 0;
+    g->t[dead].producer = c;
+    g->t[dead].ndim = 1;
+    g->t[dead].shape[0] = 1;
+    l->skip[c] = 1;
+}
+
 /* Decides the conv kernels and the fusions, rewriting the private graph so
  * the planner never allocates what a fusion makes unnecessary:
  *  - upsample_nearest(2x) -> conv2d: the conv reads the small tensor;
@@ -1177,7 +1192,6 @@ static wsd_status prepass(L *l)
             for (int k = 0; k < g->nodes[j].n_in; k++)
                 if (g->nodes[j].in[k] == o) gi = j;
         if (gi < 0 || g->nodes[gi].op != WG_OP_GEGLU) continue;
-        wg_node *gn = &g->nodes[gi];
         const wg_tensor *Wt = &g->t[ln->in[1]];
         uint64_t K = (uint64_t)Wt->shape[1], N2 = (uint64_t)Wt->shape[0];
         uint64_t M = (uint64_t)wg_numel(&g->t[ln->in[0]]) / K;
@@ -1186,18 +1200,9 @@ static wsd_status prepass(L *l)
         wgl_node_signature(g, ln, l->o->weights_f16, sig, sizeof sig);
         gemm_pick pk = pick_gemm(l, sig, M, N2, 1, K, 0, 0);
         if (pk.v->ref || pk.v->tn % 2) continue;
-        /* the linear now produces the geglu's output; the geglu node keeps
-         * only the dead product (never allocated) */
-        int go = gn->out;
-        ln->out = go;
-        g->t[go].producer = i;
-        gn->out = o;
-        gn->n_in = 0;
-        g->t[o].producer = gi;
-        g->t[o].ndim = 1;
-        g->t[o].shape[0] = 1;
+        /* the linear now produces the geglu's output */
+        fold_into(l, i, gi);
         l->lin_geglu[i] = 1;
-        l->skip[gi] = 1;
     }
     /* conv2d / linear -> add(y, r): the GEMM adds r where it stores y (or
      * its split-K reduction does); y is never stored. r must exist before the
@@ -1228,20 +1233,12 @@ static wsd_status prepass(L *l)
             } else {
                 continue;
             }
-            /* the GEMM now produces the sum; the add keeps only the dead product */
-            int z = an->out;
+            /* the GEMM now produces the sum */
             if (pn->n_in < 3) pn->in[2] = -1;
             pn->in[3] = r;
             pn->n_in = 4;
-            pn->out = z;
-            g->t[z].producer = p;
-            an->out = y;
-            an->n_in = 0;
-            g->t[y].producer = b;
-            g->t[y].ndim = 1;
-            g->t[y].shape[0] = 1;
+            fold_into(l, p, b);
             l->gemm_res[p] = r;
-            l->skip[b] = 1;
             break;
         }
     }

@@ -12,7 +12,7 @@
 //         upsampling: h, w are the upsampled sizes, sw the stored width),
 //         NORM/NSILU (the input is read through a group norm: x * scale +
 //         shift, SiLU after when NSILU; scale/shift per (b, ci) at
-//         gn[2 * (b * ci + c)] from gn_coef.wgsl. The raw input and its
+//         gn[2 * (b * ci + c)] from gn_combine.wgsl (COEF). The raw input and its
 //         coefficients are prefetched; the arithmetic happens when the tile
 //         is stored, so the loads' latency hides behind a k-step's math)
 // params: ci, h, w, co, ho, wo, pad_t, pad_l, xbs, ybs (batch strides),

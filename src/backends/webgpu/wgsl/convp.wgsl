@@ -2,7 +2,7 @@
 //   y[b, co, oy, ox] (+)= sum_{ci, ky, kx} w[co, ci, ky, kx] * x'[b, ci, oy + ky - pad_t, ox + kx - pad_l]
 // where x' is x read through the optional 2x nearest upsampling (UP2) and
 // group norm (+ SiLU) (NORM, NSILU: x * scale + shift, coefficients from
-// gn_coef.wgsl, applied when the patch is stored), zero outside the image.
+// gn_combine.wgsl (COEF), applied when the patch is stored), zero outside the image.
 // A workgroup computes BM output channels x a TH x TW tile of output pixels
 // (BN = TH * TW) and walks the input channels CB = BK / 9 at a time. Per
 // step it stages the weights [BK][BM] and the input patch of those channels
