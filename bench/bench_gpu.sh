@@ -15,7 +15,7 @@ CFLAGS=(-O2 -w -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DWSD_HAVE_W
         -Iinclude -Isrc "-I$B/generated" "-DWSD_DAWN_DEFAULT=\"$PWD/third_party/dawn\"")
 # What the graph builders and the backends need; image I/O (libpng) and the
 # public pipeline are not part of the benchmark.
-mapfile -t SRCS < <(find src -name '*.c' | grep -v -e '^src/io/png' -e '^src/io/infotext' -e '^src/pipeline/' | sort)
+mapfile -t SRCS < <(find src -name '*.c' | grep -v -e '^src/io/png' | sort)
 SRCS+=("$B/generated/wsd_wgsl_embedded.c")
 jobs=$(nproc 2>/dev/null || echo 4)
 objs=()

@@ -2,9 +2,12 @@
  * timesteps exact, sigmas within 1e-6 relative, scheduler-only trajectories
  * within 1e-5 relative L2 per step; img2img and pipeline runs replayed from
  * their recorded UNet outputs; config resolution; v-prediction consistency;
- * step-count limits. */
+ * step-count limits; the pipeline's step program (wg_linprog) bit-exact
+ * against sched_step. */
 #include "core/rng.h"
+#include "graph/graph.h"
 #include "io/json.h"
+#include "pipeline/pipeline.h"
 #include "io/safetensors.h"
 #include "sched/sched.h"
 #include "testutil.h"
@@ -599,6 +602,91 @@ static void check_config(const json_value *sd15)
     }
 }
 
+/* A stand-in UNet output that depends on its input, so a wrong input shows. */
+static float fake_unet(float v, int b, int i) { return 0.8f * v + 0.1f * (float)(b + 1) * sinf(v + (float)i); }
+
+/* The denoising step as the pipeline runs it on a backend (one wg_linprog
+ * program per step over the graph state) against the host path (guidance,
+ * then sched_step, then the next input by sched_scale_model_input): the
+ * latents, the next UNet input and pred_x0 must agree bit for bit. */
+static void check_step_program(const json_value *config, wsd_sampler sampler, const char *name, int cfg, int steps)
+{
+    enum { L = 96 };
+    wsd_err err = {0};
+    sched *sa = NULL, *sb = NULL;
+    if (sched_create(config, sampler, &sa, &err) != WSD_OK || sched_create(config, sampler, &sb, &err) != WSD_OK ||
+        sched_set_timesteps(sa, steps, &err) != WSD_OK || sched_set_timesteps(sb, steps, &err) != WSD_OK ||
+        sched_begin(sa, 0, &err) != WSD_OK || sched_begin(sb, 0, &err) != WSD_OK) {
+        CHECKF(0, "step program %s: %s", name, err.msg);
+        sched_free(sa);
+        sched_free(sb);
+        return;
+    }
+    const float guidance = 7.5f;
+    int B = cfg ? 2 : 1;
+    step_regs r = step_layout(sb, B);
+    int regs = r.ns + B + 2;
+    float xa[L], in[L], u[L], c[L], eps[L], pred[L], outs[2 * L], noise[L] = {0}, prog[WG_LINPROG_LEN];
+    float *state = calloc((size_t)r.ns * L, sizeof *state), *next = calloc((size_t)r.ns * L, sizeof *next);
+    wsd_rng ga, gb;
+    rng_seed(&ga, 77);
+    rng_randn(&ga, xa, L);
+    for (int j = 0; j < L; j++) xa[j] *= sched_init_noise_sigma(sa);
+    if (state) memcpy(state, xa, sizeof xa);
+    rng_seed(&ga, 5);
+    rng_seed(&gb, 5);
+    sched_noise na;
+    sched_noise_from_rng(&na, &ga);
+    if (state) sched_scale_model_input(sb, 0, state, state + (size_t)r.r_next * L, L);
+    int total = sched_num_calls(sa), bad = 0;
+    for (int i = 0; i < total && !bad && state && next; i++) {
+        /* host path */
+        sched_scale_model_input(sa, i, xa, in, L);
+        for (int j = 0; j < L; j++) u[j] = fake_unet(in[j], 0, i), c[j] = fake_unet(in[j], 1, i);
+        if (cfg) sched_cfg_combine(eps, u, c, guidance, L);
+        else memcpy(eps, c, sizeof eps);
+        pred[0] = NAN;
+        if (sched_step(sa, i, eps, xa, L, &na, pred, &err) != WSD_OK) {
+            CHECKF(0, "step program %s: %s", name, err.msg);
+            break;
+        }
+        /* the step program */
+        sched_plan plan;
+        if (sched_plan_step(sb, i, &plan, &err) != WSD_OK) {
+            CHECKF(0, "step program %s: %s", name, err.msg);
+            break;
+        }
+        if (plan.draws_noise) rng_randn(&gb, noise, L);
+        const float *bin = state + (size_t)r.r_next * L;
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < L; j++) outs[b * L + j] = fake_unet(bin[j], cfg ? b : 1, i);
+        step_program(&r, &plan, cfg, guidance, i + 1 < total ? sched_input_divisor(sb, i + 1) : 1.0f, prog);
+        char msg[160];
+        if (wg_linprog_check(prog, regs, msg, sizeof msg) != 0) {
+            CHECKF(0, "step program %s step %d: %s", name, i, msg);
+            break;
+        }
+        wg_linprog_run(prog, state, r.ns, outs, B, noise, 1, 1, next, L);
+        float *t = state;
+        state = next;
+        next = t;
+        if (memcmp(state, xa, sizeof xa) != 0) bad = 1;
+        if (plan.pred_buf >= 0 && !isnan(pred[0]) && memcmp(state + (size_t)sched_reg(&r, plan.pred_buf) * L, pred, sizeof pred))
+            bad = 2;
+        if (i + 1 < total) {
+            sched_scale_model_input(sa, i + 1, xa, in, L);
+            if (memcmp(state + (size_t)r.r_next * L, in, sizeof in) != 0) bad = 3;
+        }
+        CHECKF(!bad, "step program %s%s, step %d: %s differs from the host path", name, cfg ? "" : " (no cfg)", i,
+               bad == 1 ? "the sample" : bad == 2 ? "pred_x0" : "the next UNet input");
+    }
+    if (!bad) printf("ok   step program %-22s%s: %d steps bit-exact with sched_step\n", name, cfg ? "" : " no cfg", total);
+    free(state);
+    free(next);
+    sched_free(sa);
+    sched_free(sb);
+}
+
 int main(void)
 {
     wsd_err err = {0};
@@ -630,6 +718,14 @@ int main(void)
         static const int steps[] = {4, 20, 50};
         for (int j = 0; j < 3; j++) check_schedule(&g, sd15, json_root(sj), k, steps[j]);
         printf("ok   %-16s timesteps exact for 4/20/50 steps; sigmas worst rel %.2e\n", SCHEDS[k].name, worst_sigma[k]);
+    }
+    for (size_t k = 0; k < N_SCHEDS; k++) check_step_program(sd15, SCHEDS[k].sampler, SCHEDS[k].name, 1, 8);
+    check_step_program(sd15, WSD_SAMPLER_DPMPP_2M, "dpmpp_2m", 0, 5);
+    check_step_program(sd15, WSD_SAMPLER_PNDM, "pndm", 0, 5);
+    {
+        json_doc *clip = parse("{\"_class_name\": \"DDIMScheduler\", \"clip_sample\": true, \"clip_sample_range\": 0.5}");
+        if (clip) check_step_program(json_root(clip), WSD_SAMPLER_DEFAULT, "ddim clip_sample 0.5", 1, 6);
+        json_free(clip);
     }
     for (size_t k = 0; k < N_SCHEDS; k++) {
         check_trajectory(&g, sd15, k, 4, 0);

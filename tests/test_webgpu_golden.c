@@ -122,7 +122,14 @@ static void pipeline_case(wsd_context *ctx, int default_limits, const char *weig
         p.latents_init = lat;
         p.seed = 0;
         wsd_image img;
+        uint64_t reads0 = wsd_backend_webgpu_readbacks(ctx->backend);
         wsd_status s = wsd_generate(ctx, m, &p, &img);
+        /* the text embeddings, the final latents, the image: nothing per step */
+        uint64_t reads = wsd_backend_webgpu_readbacks(ctx->backend) - reads0;
+        CHECKF(reads <= 3, "pipeline: %llu outputs read back for %d steps (at most 3: no per-step readback)",
+               (unsigned long long)reads, p.steps);
+        printf("%s pipeline: %llu outputs read back in %d steps\n", reads <= 3 ? "ok  " : "FAIL",
+               (unsigned long long)reads, p.steps);
         char label[160];
         snprintf(label, sizeof label, "pipeline pndm cfg, %s weights%s", weights,
                  default_limits ? ", --gpu-limits default" : "");

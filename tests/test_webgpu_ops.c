@@ -652,6 +652,88 @@ static void check_held(wsd_backend *cpu, wsd_backend *gpu)
     }
 }
 
+/* A linear program over linked state (wg_linprog + wg_link: the denoising
+ * step's tail): three runs with different programs (every op kind, a clamp,
+ * a guidance combine), the state carried from run to run by the link and the
+ * model output fed back as in the pipeline; each run against the CPU. */
+static void check_linprog(wsd_backend *cpu, wsd_backend *gpu)
+{
+    enum { L = 70, NS = 3, REGS = NS + 2 + 1 + 1 };
+    wsd_backend *be[2] = {cpu, gpu};
+    float st0[NS * L], outv[2 * L], noise[L], res[2][3][NS * L];
+    uint32_t s = 777;
+    for (int i = 0; i < NS * L; i++) {
+        s = s * 1664525u + 1013904223u;
+        st0[i] = (float)(s >> 8) / 16777216.0f * 4.0f - 2.0f;
+    }
+    for (int i = 0; i < 2 * L; i++) {
+        s = s * 1664525u + 1013904223u;
+        outv[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+    for (int i = 0; i < L; i++) noise[i] = 0.01f * (float)(i % 13) - 0.06f;
+    /* registers: 0..2 state, 3..4 the two outputs, 5 noise, 6 scratch */
+    float prog[3][WG_LINPROG_LEN];
+    memset(prog, 0, sizeof prog);
+    for (int r = 0; r < 3; r++) {
+        float *p = prog[r], *op;
+        int k = 0;
+        op = p + 1 + k++ * WG_LINPROG_OPW; /* r6 = r3 + g (r4 - r3) */
+        op[0] = 1, op[1] = 6, op[2] = 2, op[4] = 3, op[5] = 7.5f - (float)r, op[6] = 4;
+        op = p + 1 + k++ * WG_LINPROG_OPW; /* r1 = clamp(0.9 r0 - 0.3 r6 + r5, 1.5) */
+        op[0] = 0, op[1] = 1, op[2] = 3, op[3] = r == 1 ? 1.5f : 0.0f;
+        op[4] = 0, op[5] = 0.9f, op[6] = 6, op[7] = -0.3f, op[8] = 5, op[9] = 1.0f;
+        op = p + 1 + k++ * WG_LINPROG_OPW; /* r0 = 0.5 r1 + 0.25 r2 + 0.125 r0 */
+        op[0] = 0, op[1] = 0, op[2] = 3, op[4] = 1, op[5] = 0.5f, op[6] = 2, op[7] = 0.25f, op[8] = 0, op[9] = 0.125f;
+        op = p + 1 + k++ * WG_LINPROG_OPW; /* r2 = r0 / 1.7 */
+        op[0] = 2, op[1] = 2, op[2] = 1, op[4] = 0, op[5] = 1.7f + (float)r;
+        p[0] = (float)k;
+    }
+    int ok = 1;
+    for (int b = 0; b < 2 && ok; b++) {
+        wsd_err err = {0};
+        wg_graph *g = wg_new(NULL, NULL);
+        int pi = wg_input(g, "prog", WSD_DT_F32, S(WG_LINPROG_LEN));
+        int si = wg_input(g, "state", WSD_DT_F32, S(NS, 2, 5, 7));
+        int oi = wg_input(g, "model", WSD_DT_F32, S(2, 2, 5, 7));
+        int ni = wg_input(g, "noise", WSD_DT_F32, S(1, 2, 5, 7));
+        int y = wg_linprog(g, pi, si, oi, ni, 1);
+        wg_output(g, y, "y");
+        wg_link(g, y, si);
+        wg_plan plan = {0};
+        wsd_exec *ex = NULL;
+        ok = wg_status(g, &err) == WSD_OK && wg_plan_memory(g, &plan, &err) == WSD_OK &&
+             be[b]->iface->compile(be[b], g, &plan, &ex, &err) == WSD_OK &&
+             be[b]->iface->set_input(ex, si, st0, sizeof st0, &err) == WSD_OK &&
+             be[b]->iface->set_input(ex, oi, outv, sizeof outv, &err) == WSD_OK &&
+             be[b]->iface->set_input(ex, ni, noise, sizeof noise, &err) == WSD_OK;
+        for (int r = 0; r < 3 && ok; r++)
+            ok = be[b]->iface->set_input(ex, pi, prog[r], sizeof prog[r], &err) == WSD_OK &&
+                 be[b]->iface->run(ex, NULL, NULL, &err) == WSD_OK && be[b]->iface->wait(ex, &err) == WSD_OK &&
+                 be[b]->iface->get_output(ex, y, res[b][r], sizeof res[b][r], &err) == WSD_OK;
+        CHECKF(ok, "linprog, %s: %s", b ? "webgpu" : "cpu", err.msg);
+        if (ex) be[b]->iface->exec_free(ex);
+        wg_free(g);
+    }
+    /* the CPU result is the reference program run by hand, run after run */
+    float ref[NS * L], nxt[NS * L];
+    memcpy(ref, st0, sizeof ref);
+    for (int r = 0; r < 3 && ok; r++) {
+        wg_linprog_run(prog[r], ref, NS, outv, 2, noise, 1, 1, nxt, L);
+        memcpy(ref, nxt, sizeof ref);
+        char what[64];
+        snprintf(what, sizeof what, "linprog cpu, run %d", r + 1);
+        CHECKF(memcmp(res[0][r], ref, sizeof ref) == 0, "%s differs from wg_linprog_run", what);
+        snprintf(what, sizeof what, "linprog, run %d", r + 1);
+        tu_check_close(what, res[1][r], res[0][r], NS * L, REL, ABS);
+    }
+    /* a malformed program is an error on the CPU, not a crash */
+    {
+        char msg[160];
+        float badp[WG_LINPROG_LEN] = {1, 0, 9, 1};
+        CHECK(wg_linprog_check(badp, REGS, msg, sizeof msg) != 0 && strstr(msg, "malformed"));
+    }
+}
+
 static wsd_backend *make_gpu(int default_limits, wsd_gpu_weights wt, uint64_t max_binding, uint64_t max_buffer)
 {
     wsd_err err = {0};
@@ -834,6 +916,15 @@ int main(int argc, char **argv)
         gpu = make_gpu(0, WSD_GPU_WEIGHTS_F32, 0, 0);
         if (gpu) {
             check_held(cpu, gpu);
+            wsd_backend_destroy(gpu);
+        }
+    }
+
+    /* 4a'. a linear program over linked state (the denoising step's tail) */
+    if (!only || strstr("linprog", only)) {
+        gpu = make_gpu(0, WSD_GPU_WEIGHTS_F32, 0, 0);
+        if (gpu) {
+            check_linprog(cpu, gpu);
             wsd_backend_destroy(gpu);
         }
     }

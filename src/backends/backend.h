@@ -20,8 +20,15 @@ typedef struct wsd_backend_iface {
     wsd_status (*compile)(wsd_backend *be, const wg_graph *g, const wg_plan *plan, wsd_exec **out, wsd_err *err);
     /* Copies host data into input tensor `t` (float32, or int32 for ids). */
     wsd_status (*set_input)(wsd_exec *ex, int t, const void *data, size_t nbytes, wsd_err *err);
-    /* Runs every node. Returns WSD_ERR_CANCELLED if `cancel` (may be NULL) returns non-zero between nodes. */
+    /* Runs every node, then the graph's links (wg_link). May return before
+     * the work is done (a GPU queues it): later calls on the exec see its
+     * results; `wait` blocks until then. Returns WSD_ERR_CANCELLED if
+     * `cancel` (may be NULL) returns non-zero between nodes. */
     wsd_status (*run)(wsd_exec *ex, int (*cancel)(void *), void *cancel_user, wsd_err *err);
+    /* Blocks until every run queued on the exec's backend has finished (for
+     * progress that reports work done, not work queued); errors of that work
+     * (a lost device) come back here. */
+    wsd_status (*wait)(wsd_exec *ex, wsd_err *err);
     /* Copies output tensor `t` (marked with wg_output) to host memory. */
     wsd_status (*get_output)(wsd_exec *ex, int t, void *data, size_t nbytes, wsd_err *err);
     void (*exec_free)(wsd_exec *ex);

@@ -14,7 +14,7 @@ static const char *const op_names[WG_OP_COUNT] = {
     [WG_OP_ADD] = "add", [WG_OP_MUL] = "mul", [WG_OP_SCALE] = "scale", [WG_OP_CLAMP] = "clamp",
     [WG_OP_CONCAT] = "concat", [WG_OP_SLICE] = "slice", [WG_OP_UPSAMPLE_NEAREST] = "upsample_nearest",
     [WG_OP_EMBEDDING] = "embedding", [WG_OP_TIMESTEP_EMBED] = "timestep_embed", [WG_OP_TRANSPOSE] = "transpose",
-    [WG_OP_RESHAPE] = "reshape", [WG_OP_SOFTMAX] = "softmax",
+    [WG_OP_RESHAPE] = "reshape", [WG_OP_SOFTMAX] = "softmax", [WG_OP_LINPROG] = "linprog",
 };
 
 const char *wg_op_name(wg_op op) { return (unsigned)op < WG_OP_COUNT && op_names[op] ? op_names[op] : "?"; }
@@ -543,6 +543,114 @@ int wg_reshape(wg_graph *g, int x, int ndim, const int64_t *shape)
     return out;
 }
 
+void wg_link(wg_graph *g, int src, int dst)
+{
+    if (!valid(g, src) || !valid(g, dst))
+        return;
+    const wg_tensor *S = T(src), *D = T(dst);
+    if (!S->is_output || D->kind != WG_INPUT || wg_numel(S) != wg_numel(D) || wsd_dtype_size(S->dtype) != 4 ||
+        wsd_dtype_size(D->dtype) != 4) {
+        gfail(g, WSD_ERR_INTERNAL, "link: %s -> %s must copy an output into an input of as many 4-byte elements",
+              S->name ? S->name : "?", D->name ? D->name : "?");
+        return;
+    }
+    if (g->n_links == WG_MAX_LINKS) {
+        gfail(g, WSD_ERR_INTERNAL, "link: more than %d links", WG_MAX_LINKS);
+        return;
+    }
+    g->links[g->n_links].src = src;
+    g->links[g->n_links].dst = dst;
+    g->n_links++;
+}
+
+int wg_linprog(wg_graph *g, int prog, int a, int b, int c, int scratch)
+{
+    if (!valid(g, prog) || !valid(g, a) || (b >= 0 && !valid(g, b)) || (c >= 0 && !valid(g, c)))
+        return -1;
+    if (wg_numel(T(prog)) != WG_LINPROG_LEN)
+        return gfail(g, WSD_ERR_INTERNAL, "linprog: the program has %lld values, not %d", (long long)wg_numel(T(prog)),
+                     WG_LINPROG_LEN);
+    int64_t L = wg_numel(T(a)) / T(a)->shape[0];
+    int regs = (int)T(a)->shape[0] + scratch, ins[3] = {a, b, c};
+    for (int i = 1; i < 3; i++) {
+        if (ins[i] < 0) continue;
+        if (wg_numel(T(ins[i])) / T(ins[i])->shape[0] != L || wg_numel(T(ins[i])) % L)
+            return shape_str_fail(g, "linprog", "rows of different lengths", a, ins[i]);
+        regs += (int)T(ins[i])->shape[0];
+    }
+    if (scratch < 0 || regs > WG_LINPROG_MAX_REGS)
+        return gfail(g, WSD_ERR_INTERNAL, "linprog: %d registers (at most %d)", regs, WG_LINPROG_MAX_REGS);
+    int in[4] = {prog, a, b, c}, n_in = c >= 0 ? 4 : b >= 0 ? 3 : 2, out;
+    if (c >= 0 && b < 0)
+        return gfail(g, WSD_ERR_INTERNAL, "linprog: c given without b");
+    wg_node *n = op_node(g, WG_OP_LINPROG, T(a)->ndim, T(a)->shape, in, n_in, &out);
+    if (!n)
+        return -1;
+    n->ip[0] = scratch;
+    return out;
+}
+
+int wg_linprog_check(const float *prog, int regs, char *msg, size_t cap)
+{
+    float nops = prog[0];
+    if (!(nops >= 0 && nops <= WG_LINPROG_MAX_OPS) || nops != (float)(int)nops) {
+        snprintf(msg, cap, "linprog: %g ops (0..%d)", (double)nops, WG_LINPROG_MAX_OPS);
+        return -1;
+    }
+    for (int k = 0; k < (int)nops; k++) {
+        const float *op = prog + 1 + k * WG_LINPROG_OPW;
+        int kind = (int)op[0], dst = (int)op[1], nt = (int)op[2];
+        int ok = (op[0] == 0 || op[0] == 1 || op[0] == 2) && op[1] == (float)dst && dst >= 0 && dst < regs &&
+                 op[2] == (float)nt && nt >= 1 && nt <= WG_LINPROG_MAX_TERMS && (kind != 1 || nt == 2) &&
+                 (kind != 2 || nt == 1) && !(op[3] < 0);
+        for (int t = 0; t < nt && ok; t++) {
+            int r = (int)op[4 + 2 * t];
+            ok = op[4 + 2 * t] == (float)r && r >= 0 && r < regs;
+        }
+        if (!ok) {
+            snprintf(msg, cap, "linprog: op %d is malformed (kind %g, dst %g, %g terms, %d registers)", k, (double)op[0],
+                     (double)op[1], (double)op[2], regs);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void wg_linprog_run(const float *prog, const float *a, int ra, const float *b, int rb, const float *c, int rc,
+                    int scratch, float *y, int64_t L)
+{
+    int nops = (int)prog[0];
+    for (int64_t j = 0; j < L; j++) {
+        float r[WG_LINPROG_MAX_REGS] = {0};
+        for (int i = 0; i < ra; i++) r[i] = a[i * L + j];
+        for (int i = 0; i < rb; i++) r[ra + i] = b[i * L + j];
+        for (int i = 0; i < rc; i++) r[ra + rb + i] = c[i * L + j];
+        (void)scratch; /* zeros already */
+        for (int k = 0; k < nops; k++) {
+            const float *op = prog + 1 + k * WG_LINPROG_OPW;
+            int nt = (int)op[2];
+            float acc;
+            if (op[0] == 1) {
+                float s0 = r[(int)op[4]], d = r[(int)op[6]] - s0;
+                float gd = op[5] * d;
+                acc = s0 + gd;
+            } else if (op[0] == 2) {
+                acc = r[(int)op[4]] / op[5];
+            } else {
+                acc = op[5] * r[(int)op[4]];
+                for (int t = 1; t < nt; t++) {
+                    float p = op[5 + 2 * t] * r[(int)op[4 + 2 * t]];
+                    acc = acc + p;
+                }
+            }
+            float cl = op[3];
+            if (cl > 0) acc = acc < -cl ? -cl : acc > cl ? cl : acc;
+            r[(int)op[1]] = acc;
+        }
+        for (int i = 0; i < ra; i++) y[i * L + j] = r[i];
+    }
+}
+
 double wg_node_flops(const wg_graph *g, const wg_node *n)
 {
     const wg_tensor *o = &g->t[n->out];
@@ -562,4 +670,17 @@ double wg_node_flops(const wg_graph *g, const wg_node *n)
     default:
         return (double)wg_numel(o);
     }
+}
+
+wsd_status wg_linprog_node(const wg_graph *g, const wg_node *n, const float *prog, const float *a, const float *b,
+                           const float *c, float *y, wsd_err *err)
+{
+    const wg_tensor *A = &g->t[n->in[1]];
+    int ra = (int)A->shape[0], rb = n->n_in > 2 ? (int)g->t[n->in[2]].shape[0] : 0;
+    int rc = n->n_in > 3 ? (int)g->t[n->in[3]].shape[0] : 0;
+    char msg[160];
+    if (wg_linprog_check(prog, ra + rb + rc + n->ip[0], msg, sizeof msg))
+        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "%s", msg);
+    wg_linprog_run(prog, a, ra, b, rb, c, rc, n->ip[0], y, wg_numel(A) / ra);
+    return WSD_OK;
 }

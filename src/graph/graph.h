@@ -64,6 +64,10 @@ typedef enum wg_op {
     /* same data, new shape: a view, no kernel */
     WG_OP_RESHAPE,
     WG_OP_SOFTMAX,       /* over the last dim */
+    /* A small program of element-wise linear combinations (wg_linprog):
+     * in: prog[WG_LINPROG_LEN], a[Ra,...], b[Rb,...] and c[Rc,...] (b, c
+     * optional: -1); ip[0]: scratch registers. y has a's shape. */
+    WG_OP_LINPROG,
     WG_OP_COUNT
 } wg_op;
 
@@ -111,6 +115,14 @@ typedef wsd_status (*wg_weight_fn)(void *user, const char *name, int ndim, const
 typedef wsd_status (*wg_weight_read_fn)(void *user, const void *handle, size_t offset, void *dst, size_t n,
                                         wsd_err *err);
 
+/* After every run, output `src` is copied into input `dst` (same element
+ * count, 4-byte elements): loop state that stays with the backend from one
+ * run to the next (a denoising loop's latents), never passing the host. */
+typedef struct wg_link {
+    int src, dst;
+} wg_link_t;
+#define WG_MAX_LINKS 4
+
 typedef struct wg_graph {
     wg_tensor *t;
     int n_tensors, cap_tensors;
@@ -132,6 +144,8 @@ typedef struct wg_graph {
      * weights by (weights_uid, data pointer): a pointer alone is not enough,
      * since a freed model's mapping can be reused by the next one. */
     uint64_t weights_uid;
+    wg_link_t links[WG_MAX_LINKS]; /* wg_link */
+    int n_links;
 } wg_graph;
 
 /* Caller owns the graph (wg_free). weight_fn may be NULL: weights then have no data. */
@@ -149,6 +163,10 @@ int wg_input(wg_graph *g, const char *name, wsd_dtype dt, int ndim, const int64_
 int wg_weight(wg_graph *g, const char *name, int ndim, const int64_t *shape);
 /* Marks t as a graph output under `name` (kept alive to the end, readable after a run). */
 void wg_output(wg_graph *g, int t, const char *name);
+
+/* Declares that after each run output `src` becomes input `dst` (see
+ * wg_link_t). src must be an output, dst an input with as many elements. */
+void wg_link(wg_graph *g, int src, int dst);
 
 /* ---- operators (return the output tensor id, or -1) ---- */
 int wg_conv2d(wg_graph *g, int x, int w, int b, int stride, int pad_t, int pad_l, int pad_b, int pad_r);
@@ -168,6 +186,37 @@ int wg_embedding(wg_graph *g, int ids, int table);
 int wg_timestep_embed(wg_graph *g, int t, int channels, int flip_sin_to_cos, float freq_shift);
 int wg_transpose(wg_graph *g, int x);
 int wg_reshape(wg_graph *g, int x, int ndim, const int64_t *shape);
+
+/* Linear programs over rows: one denoising step's guidance and scheduler
+ * update, run where the tensors live. Every input is a stack of rows of the
+ * same length L (row r of a[Ra, ...] is its elements [r*L, (r+1)*L)). For
+ * each element j < L, registers hold a's rows, then b's, then c's, then
+ * `scratch` zeros; the program (a float tensor, set like any input) runs on
+ * them in order, and y (a's shape) receives a's registers at the end.
+ *
+ * prog[0] = number of ops (<= WG_LINPROG_MAX_OPS); op k is the
+ * WG_LINPROG_OPW values from 1 + k * WG_LINPROG_OPW:
+ *   kind, dst, n_terms, clamp, src0, coeff0, src1, coeff1, ...
+ * kind 0: r[dst] = c0*r[s0] + c1*r[s1] + ... (products first, summed left
+ *         to right), then limited to [-clamp, clamp] when clamp > 0;
+ * kind 1: r[dst] = r[s0] + c0 * (r[s1] - r[s0]) (classifier-free guidance).
+ * kind 2: r[dst] = r[s0] / c0 (a model input scaled as torch does it).
+ * Register indices and counts are small integers stored as floats. */
+#define WG_LINPROG_MAX_OPS 8
+#define WG_LINPROG_MAX_TERMS 6
+#define WG_LINPROG_MAX_REGS 16
+#define WG_LINPROG_OPW (4 + 2 * WG_LINPROG_MAX_TERMS)
+#define WG_LINPROG_LEN (1 + WG_LINPROG_MAX_OPS * WG_LINPROG_OPW)
+int wg_linprog(wg_graph *g, int prog, int a, int b, int c, int scratch);
+/* Checks a program against `regs` registers: 0 if valid, else -1 with a message. */
+int wg_linprog_check(const float *prog, int regs, char *msg, size_t cap);
+/* The reference: runs `prog` on rows of length L (b, c may be NULL when Rb, Rc are 0). */
+void wg_linprog_run(const float *prog, const float *a, int ra, const float *b, int rb, const float *c, int rc,
+                    int scratch, float *y, int64_t L);
+/* Node n (a WG_OP_LINPROG) on host memory: checks the program, then runs it
+ * (the CPU backends' kernel). Inputs in node order: prog, a, b, c. */
+wsd_status wg_linprog_node(const wg_graph *g, const wg_node *n, const float *prog, const float *a, const float *b,
+                           const float *c, float *y, wsd_err *err);
 
 /* ---- helpers ---- */
 int64_t wg_numel(const wg_tensor *t);

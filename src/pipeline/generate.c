@@ -10,6 +10,13 @@
  *       eps = out[0] + g * (out[1] - out[0])       (CFG)
  *       x   = scheduler.step(eps, t, x)
  *   image = clamp(vae_decoder(x / sf) / 2 + 0.5, 0, 1)
+ *
+ * The loop body is one graph (step_build): the UNet, the guidance, the
+ * scheduler's update and the next step's UNet input, with the latents and
+ * the scheduler's history as graph state linked from one run to the next.
+ * On a GPU nothing is read back between steps; the host sends each step's
+ * coefficients (a wg_linprog program from sched_plan_step), its timestep
+ * and, for ancestral samplers, its noise (drawn here, in torch's order).
  */
 #include "core/rng.h"
 #include "pipeline/pipeline.h"
@@ -165,6 +172,85 @@ static wsd_status encode_init_image(wsd_context *ctx, wsd_model *m, const wsd_ge
     return st;
 }
 
+step_regs step_layout(const sched *s, int B)
+{
+    step_regs r;
+    r.ns = 2 + sched_history_slots(s) + 1;
+    r.r_next = r.ns - 1;
+    r.r_out = r.ns;
+    r.r_noise = r.ns + B;
+    r.r_model = r.ns + B + 1;
+    return r;
+}
+
+int sched_reg(const step_regs *r, int buf)
+{
+    switch (buf) {
+    case SCHED_BUF_SAMPLE: return 0;
+    case SCHED_BUF_PRED: return 1;
+    case SCHED_BUF_MODEL: return r->r_model;
+    case SCHED_BUF_NOISE: return r->r_noise;
+    default: return 2 + (buf - SCHED_BUF_HIST);
+    }
+}
+
+void step_program(const step_regs *r, const sched_plan *plan, int cfg, float guidance, float next_divisor, float *prog)
+{
+    memset(prog, 0, WG_LINPROG_LEN * sizeof *prog);
+    int k = 0;
+    float *op = prog + 1 + k++ * WG_LINPROG_OPW;
+    op[1] = (float)r->r_model;
+    op[4] = (float)r->r_out;
+    if (cfg) { /* uncond + g * (cond - uncond) */
+        op[0] = 1;
+        op[2] = 2;
+        op[5] = guidance;
+        op[6] = (float)(r->r_out + 1);
+    } else {
+        op[2] = 1;
+        op[5] = 1.0f;
+    }
+    for (int o = 0; o < plan->n_ops; o++) {
+        const sched_op *so = &plan->op[o];
+        op = prog + 1 + k++ * WG_LINPROG_OPW;
+        op[1] = (float)sched_reg(r, so->dst);
+        op[2] = (float)so->n_terms;
+        op[3] = so->clamp;
+        for (int t = 0; t < so->n_terms; t++) {
+            op[4 + 2 * t] = (float)sched_reg(r, so->src[t]);
+            op[5 + 2 * t] = so->coeff[t];
+        }
+    }
+    op = prog + 1 + k++ * WG_LINPROG_OPW;
+    op[0] = 2;
+    op[1] = (float)r->r_next;
+    op[2] = 1;
+    op[4] = 0;
+    op[5] = next_divisor;
+    prog[0] = (float)k;
+}
+
+/* The step graph: the UNet on "sample", then "sched_state_out" = the
+ * program on (sched_state, out, sched_noise); both link back for the next run. */
+static void step_build(wg_graph *g, const wsd_model *m, const step_regs *r, int B, int h, int w, int T)
+{
+    int C = m->unet.in_channels;
+    unet_build(g, &m->unet, B, h, w, T, NULL);
+    int state = wg_input(g, "sched_state", WSD_DT_F32, 4, WG_SHAPE(r->ns, C, h, w));
+    int noise = wg_input(g, "sched_noise", WSD_DT_F32, 4, WG_SHAPE(1, C, h, w));
+    int prog = wg_input(g, "sched_prog", WSD_DT_F32, 1, WG_SHAPE(WG_LINPROG_LEN));
+    int next_state = wg_linprog(g, prog, state, wg_find(g, "out"), noise, 1);
+    int next_in = wg_slice(g, next_state, 0, r->r_next, 1);
+    if (B == 2) next_in = wg_concat(g, next_in, next_in, 0);
+    wg_output(g, next_state, "sched_state_out");
+    wg_output(g, next_in, "next_sample");
+    wg_link(g, next_state, state);
+    wg_link(g, next_in, wg_find(g, "sample"));
+}
+
+/* Whether outputs are host memory already (reading them costs nothing). */
+static int backend_on_host(const wsd_context *ctx) { return strcmp(ctx->backend->iface->name, "cpu") == 0; }
+
 wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_generate_params *p, wsd_image *out)
 {
     if (out) memset(out, 0, sizeof *out); /* zeroed on every failure, this one included */
@@ -187,11 +273,12 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     rng_seed(&rng, (uint64_t)seed);
 
     float *emb = malloc((size_t)B * T * D * sizeof *emb), *x = malloc(n * sizeof *x), *in = malloc(B * n * sizeof *in);
-    float *unet_out = malloc(B * n * sizeof *unet_out), *eps = malloc(n * sizeof *eps), *ts = malloc(B * sizeof *ts);
+    float *eps = malloc(n * sizeof *eps), *ts = malloc(B * sizeof *ts), *prog = malloc(WG_LINPROG_LEN * sizeof *prog);
+    float *state = NULL;
     sched *s = NULL;
     runner unet = {0}, dec = {0};
     wsd_status st = WSD_OK;
-    if (!emb || !x || !in || !unet_out || !eps || !ts) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!emb || !x || !in || !eps || !ts || !prog) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
 
     if (st == WSD_OK) st = encode_prompts(ctx, m, p, cfg, emb);
     if (st == WSD_OK) st = sched_create(m->scheduler_doc ? json_root(m->scheduler_doc) : NULL, p->sampler, &s, &ctx->err);
@@ -217,59 +304,80 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
         st = sched_begin(s, 0, &ctx->err);
     }
 
+    /* the step graph and its starting state: sample = x, the rest zeros */
+    step_regs regs = {0};
     if (st == WSD_OK) {
+        regs = step_layout(s, B);
+        state = calloc((size_t)regs.ns * n, sizeof *state);
         unet.g = pipeline_graph_new(ctx, m, COMP_UNET);
-        if (!unet.g) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+        if (!state || !unet.g) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
         else {
-            unet_build(unet.g, &m->unet, B, h, w, T, NULL);
+            memcpy(state, x, n * sizeof *x);
+            step_build(unet.g, m, &regs, B, h, w, T);
             st = runner_compile(ctx, &unet);
         }
     }
     if (st == WSD_OK) st = runner_set(ctx, &unet, "encoder_hidden_states", emb, (size_t)B * T * D * sizeof *emb);
+    if (st == WSD_OK) st = runner_set(ctx, &unet, "sched_state", state, (size_t)regs.ns * n * sizeof *state);
+    if (st == WSD_OK) {
+        memset(eps, 0, n * sizeof *eps); /* noise stays zero for samplers that draw none */
+        st = runner_set(ctx, &unet, "sched_noise", eps, n * sizeof *eps);
+    }
+    if (st == WSD_OK) {
+        for (int b = 0; b < B; b++) sched_scale_model_input(s, first, x, in + b * n, n);
+        st = runner_set(ctx, &unet, "sample", in, B * n * sizeof *in);
+    }
 
-    sched_noise noise_src;
-    sched_noise_from_rng(&noise_src, &rng);
     /* previews show the scheduler's predicted clean latents where it has them */
     int previews = p->progress && p->preview_every > 0;
-    float *pred = NULL;
     uint8_t *preview_rgb = NULL;
     preview *pv = NULL;
     if (st == WSD_OK && previews) {
-        pred = malloc(n * sizeof *pred);
         preview_rgb = malloc((size_t)3 * 64 * 64);
-        if (!pred || !preview_rgb) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+        if (!preview_rgb) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
         if (st == WSD_OK) st = preview_create(ctx, m, h, w, &pv);
     }
-    int total = s ? sched_num_calls(s) : 0;
+    /* Latents are checked for NaN/Inf whenever they are read: every step
+     * where that is free (CPU), else at previews and after the last step. */
+    int check_every_step = st == WSD_OK && backend_on_host(ctx);
+    int total = s ? sched_num_calls(s) : 0, steps = total - first;
+    const wsd_backend_iface *be = ctx->backend->iface;
+    size_t state_bytes = (size_t)regs.ns * n * sizeof *state;
     for (int i = first; st == WSD_OK && i < total; i++) {
-        float t = sched_timestep(s, i);
-        for (int b = 0; b < B; b++) {
-            sched_scale_model_input(s, i, x, in + b * n, n);
-            ts[b] = t;
+        sched_plan plan;
+        st = sched_plan_step(s, i, &plan, &ctx->err);
+        if (st == WSD_OK && plan.draws_noise) {
+            rng_randn(&rng, eps, n);
+            st = runner_set(ctx, &unet, "sched_noise", eps, n * sizeof *eps);
         }
-        st = runner_set(ctx, &unet, "sample", in, B * n * sizeof *in);
+        for (int b = 0; b < B; b++) ts[b] = sched_timestep(s, i);
         if (st == WSD_OK) st = runner_set(ctx, &unet, "timestep", ts, B * sizeof *ts);
-        if (st == WSD_OK) st = ctx->backend->iface->run(unet.ex, NULL, NULL, &ctx->err);
-        if (st == WSD_OK) st = runner_get(ctx, &unet, "out", unet_out, B * n * sizeof *unet_out);
+        if (st == WSD_OK) {
+            step_program(&regs, &plan, cfg, p->guidance, i + 1 < total ? sched_input_divisor(s, i + 1) : 1.0f, prog);
+            st = runner_set(ctx, &unet, "sched_prog", prog, WG_LINPROG_LEN * sizeof *prog);
+        }
+        if (st == WSD_OK) st = be->run(unet.ex, NULL, NULL, &ctx->err);
+        if (st == WSD_OK) st = be->wait(unet.ex, &ctx->err); /* progress reports steps done, not queued */
         if (st != WSD_OK) break;
-        if (cfg) sched_cfg_combine(eps, unet_out, unet_out + n, p->guidance, n);
-        else memcpy(eps, unet_out, n * sizeof *eps);
-        if (pred) pred[0] = NAN; /* stays NaN if this scheduler has no prediction */
-        st = sched_step(s, i, eps, x, n, &noise_src, pred, &ctx->err);
-        if (st == WSD_OK && !all_finite(x, n))
-            st = ctx_fail(ctx, WSD_ERR_NUMERIC, "non-finite values after step %d of %d (broken weights or an unstable setting)", i - first + 1, total - first);
-        int step = i - first + 1, steps = total - first;
+        int step = i - first + 1;
+        int show = previews && (step % p->preview_every == 0 || step == steps);
+        if (check_every_step || show || step == steps) {
+            st = runner_get(ctx, &unet, "sched_state_out", state, state_bytes);
+            if (st == WSD_OK && !all_finite(state, n))
+                st = ctx_fail(ctx, WSD_ERR_NUMERIC, "non-finite values after step %d of %d (broken weights or an unstable setting)", step, steps);
+        }
         const uint8_t *shown = NULL;
         int pw = 0, ph = 0;
-        if (st == WSD_OK && previews && (step % p->preview_every == 0 || step == steps)) {
-            st = preview_render(ctx, m, pv, isnan(pred[0]) ? x : pred, preview_rgb, &pw, &ph);
+        if (st == WSD_OK && show) {
+            const float *pred = plan.pred_buf >= 0 ? state + (size_t)sched_reg(&regs, plan.pred_buf) * n : state;
+            st = preview_render(ctx, m, pv, pred, preview_rgb, &pw, &ph);
             shown = preview_rgb;
         }
         if (st == WSD_OK && p->progress && p->progress(p->progress_user, step, steps, shown, pw, ph))
             st = ctx_fail(ctx, WSD_ERR_CANCELLED, "cancelled at step %d of %d", step, steps);
     }
+    if (st == WSD_OK) memcpy(x, state, n * sizeof *x); /* read after the last step */
     runner_free(ctx, &unet);
-    free(pred);
     free(preview_rgb);
     preview_free(ctx, pv);
 
@@ -312,9 +420,10 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     free(emb);
     free(x);
     free(in);
-    free(unet_out);
     free(eps);
     free(ts);
+    free(prog);
+    free(state);
     if (st != WSD_OK) wsd_image_free(out);
     return st;
 }

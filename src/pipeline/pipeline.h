@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "models/model.h"
+#include "sched/sched.h"
 #include "tokenizer/tokenizer.h"
 #include "wsd.h"
 
@@ -40,5 +41,21 @@ wsd_status preview_create(wsd_context *ctx, const wsd_model *m, int h, int w, pr
 /* latents [C,h,w] -> rgb (at most 64x64x3 bytes); *pw, *ph receive the size. */
 wsd_status preview_render(wsd_context *ctx, const wsd_model *m, preview *p, const float *latents, uint8_t *rgb, int *pw, int *ph);
 void preview_free(wsd_context *ctx, preview *p);
+
+/* The denoising step as one graph (generate.c). Registers of its program
+ * (wg_linprog): the graph state "sched_state" [ns, C, h, w] holds rows 0
+ * sample, 1 pred_x0, 2.. the scheduler's history slots, ns-1 the next UNet
+ * input; then come the UNet output rows (B), the noise row (r_noise) and
+ * one scratch row for the guided model output (r_model). */
+typedef struct {
+    int ns, r_next, r_out, r_noise, r_model;
+} step_regs;
+step_regs step_layout(const sched *s, int B);
+/* The register holding scheduler buffer `buf` (SCHED_BUF_*). */
+int sched_reg(const step_regs *r, int buf);
+/* One step's program (WG_LINPROG_LEN floats): guidance (cfg: uncond +
+ * guidance * (cond - uncond); else a copy of the one output), the
+ * scheduler's plan, then the next UNet input = sample / next_divisor. */
+void step_program(const step_regs *r, const sched_plan *plan, int cfg, float guidance, float next_divisor, float *prog);
 
 #endif

@@ -1069,6 +1069,13 @@ float sched_input_scale(const sched *s, int i)
     return (float)(1.0 / (double)d);
 }
 
+float sched_input_divisor(const sched *s, int i)
+{
+    if (!is_sigma_input_scaled(s) || i < 0 || i >= s->n_calls) return 1.0f;
+    float sg = s->sigmas[i];
+    return sqrtf(sg * sg + 1.0f);
+}
+
 void sched_scale_model_input(const sched *s, int i, const float *x, float *out, size_t n)
 {
     if (!is_sigma_input_scaled(s) || i < 0 || i >= s->n_calls) {

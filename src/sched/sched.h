@@ -112,6 +112,9 @@ float sched_init_noise_sigma(const sched *s);
 /* Model input scaling at call i: out = x * sched_input_scale(s, i) (Euler-type:
  * 1/sqrt(sigma^2+1); 1 for the others). out may equal x. */
 float sched_input_scale(const sched *s, int i);
+/* The divisor behind it: x / sched_input_divisor(s, i) is the model input
+ * (sqrt(sigma^2+1) in float32 for Euler-type, else 1). */
+float sched_input_divisor(const sched *s, int i);
 void sched_scale_model_input(const sched *s, int i, const float *x, float *out, size_t n);
 
 /* Where the random tensors of ancestral/LCM steps come from. */

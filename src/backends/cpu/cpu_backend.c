@@ -235,6 +235,8 @@ static wsd_status run_node(wsd_exec *ex, const wg_node *n, wsd_err *err)
     case WG_OP_TRANSPOSE:
         ref_transpose(pool, a, y, x->shape[0], x->shape[1], x->shape[2]);
         break;
+    case WG_OP_LINPROG:
+        return wg_linprog_node(g, n, a, b, c, n->n_in > 3 ? ptr(ex, n->in[3]) : NULL, y, err);
     case WG_OP_RESHAPE:
         break; /* a view: same bytes */
     default:
@@ -250,7 +252,18 @@ static wsd_status cpu_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_user
             return wsd_fail(err, WSD_ERR_CANCELLED, "cancelled");
         WSD_TRY(run_node(ex, &ex->g->nodes[i], err));
     }
+    for (int i = 0; i < ex->g->n_links; i++) {
+        const wg_link_t *k = &ex->g->links[i];
+        memcpy(ptr(ex, k->dst), ptr(ex, k->src), (size_t)wg_numel(&ex->g->t[k->src]) * 4);
+    }
     return WSD_OK;
+}
+
+static wsd_status cpu_wait(wsd_exec *ex, wsd_err *err)
+{
+    (void)ex;
+    (void)err;
+    return WSD_OK; /* run is synchronous */
 }
 
 static void cpu_destroy(wsd_backend *base)
@@ -264,7 +277,7 @@ static void cpu_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface cpu_iface = {
-    "cpu", cpu_compile, cpu_set_input, cpu_run, cpu_get_output, cpu_exec_free, cpu_destroy,
+    "cpu", cpu_compile, cpu_set_input, cpu_run, cpu_wait, cpu_get_output, cpu_exec_free, cpu_destroy,
 };
 
 /* The fast backend (cpu_fast.c) unless WSD_CPU_REFERENCE is set to something other than 0. */

@@ -721,6 +721,8 @@ static wsd_status run_step(wsd_exec *ex, const step *s, wsd_err *err)
     case WG_OP_TRANSPOSE:
         fast_transpose(c, a, y, x->shape[0], x->shape[1], x->shape[2]);
         break;
+    case WG_OP_LINPROG:
+        return wg_linprog_node(g, n, a, b, cc, n->n_in > 3 ? ptr(ex, n->in[3]) : NULL, y, err);
     case WG_OP_RESHAPE:
         break;
     default:
@@ -775,7 +777,18 @@ static wsd_status fast_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_use
             ex->prof->steps[op]++;
         }
     }
+    for (int i = 0; i < ex->g->n_links; i++) {
+        const wg_link_t *k = &ex->g->links[i];
+        memcpy(ptr(ex, k->dst), ptr(ex, k->src), (size_t)wg_numel(&ex->g->t[k->src]) * 4);
+    }
     return WSD_OK;
+}
+
+static wsd_status fast_wait(wsd_exec *ex, wsd_err *err)
+{
+    (void)ex;
+    (void)err;
+    return WSD_OK; /* run is synchronous */
 }
 
 void wsd_cpu_exec_set_profile(wsd_exec *ex, wsd_cpu_profile *p)
@@ -794,7 +807,7 @@ static void fast_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface fast_iface = {
-    "cpu", fast_compile, fast_set_input, fast_run, fast_get_output, fast_exec_free, fast_destroy,
+    "cpu", fast_compile, fast_set_input, fast_run, fast_wait, fast_get_output, fast_exec_free, fast_destroy,
 };
 
 wsd_status wsd_backend_cpu_fast_create(const wsd_backend_options *opts, const char *isa, wsd_backend **out, wsd_err *err)

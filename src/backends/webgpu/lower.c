@@ -1103,6 +1103,34 @@ static wsd_status lower_timestep(L *l, const wg_node *n, int idx)
     return emit(l, &k, idx);
 }
 
+/* wg_linprog: one thread per element of a row, registers in the thread. */
+static wsd_status lower_linprog(L *l, const wg_node *n, int idx)
+{
+    const wg_tensor *A = T(l, n->in[1]);
+    uint64_t ra = (uint64_t)A->shape[0], L_ = (uint64_t)wg_numel(A) / ra;
+    uint64_t rb = n->n_in > 2 ? (uint64_t)T(l, n->in[2])->shape[0] : 0;
+    uint64_t rc = n->n_in > 3 ? (uint64_t)T(l, n->in[3])->shape[0] : 0;
+    kb k;
+    kb_init(&k, "linprog", NULL);
+    kb_const_u(&k, "WG", 64);
+    kb_const_u(&k, "RA", (uint32_t)ra);
+    kb_const_u(&k, "RB", (uint32_t)rb);
+    kb_const_u(&k, "RC", (uint32_t)rc);
+    kb_const_u(&k, "NREG", (uint32_t)(ra + rb + rc + (uint64_t)n->ip[0]));
+    kb_const_u(&k, "OPW", WG_LINPROG_OPW);
+    kb_const_u(&k, "MAXOPS", WG_LINPROG_MAX_OPS);
+    WSD_TRY(opnd_whole(l, &k, "p", n->in[0]));
+    WSD_TRY(opnd_whole(l, &k, "a", n->in[1]));
+    if (rb) WSD_TRY(opnd_whole(l, &k, "b", n->in[2]));
+    else kb_stub(&k, "b");
+    if (rc) WSD_TRY(opnd_whole(l, &k, "c", n->in[3]));
+    else kb_stub(&k, "c");
+    WSD_TRY(opnd_whole(l, &k, "y", n->out));
+    kb_u32(&k, "n", (uint32_t)L_);
+    kb_grid_flat(&k, (L_ + 63) / 64, l->maxdim);
+    return emit(l, &k, idx);
+}
+
 /* Folds node c into node p (in the private graph): p now produces c's
  * output; c keeps p's former output as a dead, never allocated tensor, and
  * is skipped. */
@@ -1282,6 +1310,7 @@ static wsd_status lower_node(L *l, int idx)
     case WG_OP_UPSAMPLE_NEAREST: return lower_upsample(l, n, idx);
     case WG_OP_EMBEDDING: return lower_embedding(l, n, idx);
     case WG_OP_TIMESTEP_EMBED: return lower_timestep(l, n, idx);
+    case WG_OP_LINPROG: return lower_linprog(l, n, idx);
     case WG_OP_RESHAPE: return WSD_OK;
     default:
         return wsd_fail(l->err, WSD_ERR_UNSUPPORTED, "webgpu: no kernel for %s", wg_op_name(n->op));
@@ -1424,20 +1453,21 @@ wsd_status wgl_lower(const wg_graph *g, const wgl_options *opt, wgl_prog *out, w
                             g->t[g->nodes[i].out].name ? g->t[g->nodes[i].out].name : "intermediate");
     }
     /* held commands (wg_held_nodes on the fused graph); none when a link
-     * rewrites a held input on every run */
+     * rewrites a held input on every run. The links (g->links) are copies
+     * appended after the last node. */
     char *held = calloc(nn, 1);
     if (!held && st == WSD_OK) st = wsd_fail(err, WSD_ERR_OUT_OF_MEMORY, "webgpu: out of memory");
     if (st == WSD_OK) {
         wg_held_nodes(&l.pg, held);
         int link_held = 0;
-        for (int i = 0; i < opt->n_links; i++)
-            link_held |= opt->links[i].dst >= 0 && opt->links[i].dst < g->n_tensors && g->t[opt->links[i].dst].held;
+        for (int i = 0; i < g->n_links; i++)
+            link_held |= g->links[i].dst >= 0 && g->links[i].dst < g->n_tensors && g->t[g->links[i].dst].held;
         for (int i = 0; i < out->n_cmds; i++)
             out->cmds[i].held = !link_held && out->cmds[i].node >= 0 && held[out->cmds[i].node];
     }
     free(held);
-    for (int i = 0; i < opt->n_links && st == WSD_OK; i++) {
-        int s = opt->links[i].src, d = opt->links[i].dst;
+    for (int i = 0; i < g->n_links && st == WSD_OK; i++) {
+        int s = g->links[i].src, d = g->links[i].dst;
         if (s < 0 || d < 0 || s >= g->n_tensors || d >= g->n_tensors || !g->t[s].is_output ||
             g->t[d].kind != WG_INPUT || wg_numel(&g->t[s]) != wg_numel(&g->t[d]) ||
             wsd_dtype_size(g->t[s].dtype) != 4 || wsd_dtype_size(g->t[d].dtype) != 4) {

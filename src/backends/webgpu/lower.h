@@ -94,13 +94,6 @@ typedef wsd_status (*wgl_weight_fn)(void *user, const wg_graph *g, int t, int wa
  * returns the variant name or NULL for the default. */
 typedef const char *(*wgl_tune_fn)(void *user, const char *op_signature);
 
-/* After every run, output `src` is copied into input `dst` (same shape):
- * state that stays on the GPU from one run to the next (the latents of a
- * denoising loop). */
-typedef struct wgl_link {
-    int src, dst;
-} wgl_link;
-
 typedef struct wgl_options {
     gpu_caps caps;
     int weights_f16;          /* store matrix weights (conv/linear/embedding) as packed f16 */
@@ -111,8 +104,6 @@ typedef struct wgl_options {
     int force_reference;      /* use the simplest (reference) kernel variant everywhere */
     const char *force_variant;/* tests: this variant name wherever it applies */
     int no_fusion;            /* lower node by node (tests compare both) */
-    const wgl_link *links;    /* copies appended after the last node */
-    int n_links;
 } wgl_options;
 
 typedef struct wgl_prog {

@@ -57,6 +57,7 @@ typedef struct wgpu_backend {
     int sizing;           /* weight_resolve only counts (first lowering pass) */
     pcache *pc;
     int n_pc, cap_pc;
+    uint64_t readbacks; /* get_output calls (wsd_backend_webgpu_readbacks) */
 } wgpu_backend;
 
 typedef struct ids_check {
@@ -365,8 +366,7 @@ static gpu_buf space_buf(wsd_exec *ex, int space, uint32_t index)
     }
 }
 
-static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, const wgl_link *links, int n_links, wsd_exec **out,
-                               wsd_err *err)
+static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, wsd_exec **out, wsd_err *err)
 {
     *out = NULL;
     wsd_exec *ex = calloc(1, sizeof *ex);
@@ -391,8 +391,6 @@ static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, const wgl_li
     o.tune_user = be;
     o.force_reference = be->force_reference;
     o.force_variant = be->has_force_variant ? be->force_variant : NULL;
-    o.links = links;
-    o.n_links = n_links;
     /* pass 1 counts the weights still to upload (sizes the pools), pass 2 uploads */
     int n_w0 = be->n_w;
     be->sizing = 1;
@@ -524,7 +522,7 @@ static wsd_status compile_impl(wgpu_backend *be, const wg_graph *g, const wgl_li
 static wsd_status wgpu_compile(wsd_backend *base, const wg_graph *g, const wg_plan *plan, wsd_exec **out, wsd_err *err)
 {
     (void)plan; /* the backend re-plans with chunks that fit the device */
-    return compile_impl((wgpu_backend *)base, g, NULL, 0, out, err);
+    return compile_impl((wgpu_backend *)base, g, out, err);
 }
 
 static wsd_status wgpu_set_input(wsd_exec *ex, int t, const void *data, size_t nbytes, wsd_err *err)
@@ -566,6 +564,7 @@ static wsd_status wgpu_get_output(wsd_exec *ex, int t, void *data, size_t nbytes
                         T->name ? T->name : "?", have, nbytes);
     if (ex->prog.t_chunk[t] < 0) return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: output \"%s\" has no storage", T->name);
     if (nbytes % 4) return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: output size %zu is not a multiple of 4", nbytes);
+    ex->be->readbacks++;
     return gpu_buffer_read(ex->be->dev, ex->chunk[ex->prog.t_chunk[t]], ex->prog.t_off[t], data, nbytes, err);
 }
 
@@ -587,7 +586,7 @@ static void wgpu_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface wgpu_iface = {
-    "webgpu", wgpu_compile, wgpu_set_input, wgpu_run, wgpu_get_output, exec_free, wgpu_destroy,
+    "webgpu", wgpu_compile, wgpu_set_input, wgpu_run, wsd_webgpu_exec_wait, wgpu_get_output, exec_free, wgpu_destroy,
 };
 
 wsd_status wsd_backend_webgpu_create_ex(const wsd_backend_options *opts, const wsd_webgpu_options *wopts,
@@ -670,13 +669,6 @@ int wsd_backend_webgpu_weight_type(wsd_backend *be)
 
 uint64_t wsd_backend_webgpu_weight_bytes(wsd_backend *be) { return ((wgpu_backend *)be)->weight_bytes; }
 
-wsd_status wsd_backend_webgpu_compile_linked(wsd_backend *be, const wg_graph *g, const wgl_link *links, int n_links,
-                                             wsd_exec **out, wsd_err *err)
-{
-    if (!wsd_backend_webgpu_device(be)) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "not a WebGPU backend");
-    return compile_impl((wgpu_backend *)be, g, links, n_links, out, err);
-}
-
 wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err)
 {
     if (dst->be != src->be) return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "webgpu: copy between backends");
@@ -703,6 +695,11 @@ const wgl_prog *wsd_webgpu_exec_prog(wsd_exec *ex) { return &ex->prog; }
 int wsd_webgpu_exec_weights_f16(wsd_exec *ex) { return ex->be->weights_f16; }
 
 wsd_status wsd_webgpu_exec_wait(wsd_exec *ex, wsd_err *err) { return gpu_wait(ex->be->dev, err); }
+
+uint64_t wsd_backend_webgpu_readbacks(wsd_backend *be)
+{
+    return wsd_backend_webgpu_device(be) ? ((wgpu_backend *)be)->readbacks : 0;
+}
 
 wsd_status wsd_webgpu_exec_run_range(wsd_exec *ex, int first, int count, int reps, wsd_err *err)
 {

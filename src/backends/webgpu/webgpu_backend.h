@@ -42,12 +42,6 @@ int wsd_backend_webgpu_weight_type(wsd_backend *be);
 /* Bytes of weights uploaded so far. */
 uint64_t wsd_backend_webgpu_weight_bytes(wsd_backend *be);
 
-/* GPU-resident data flow (no readback):
- * compile_linked: like compile, and after every run output links[i].src is
- * copied into input links[i].dst of the same graph (loop state such as the
- * latents of a denoising step stays on the GPU). */
-wsd_status wsd_backend_webgpu_compile_linked(wsd_backend *be, const wg_graph *g, const wgl_link *links, int n_links,
-                                             wsd_exec **out, wsd_err *err);
 /* Queues a GPU copy of tensor `src_t` of `src` (typically an output) into
  * input `dst_t` of `dst` (another exec of the same backend). Ordered with
  * the runs around it. */
@@ -57,7 +51,10 @@ wsd_status wsd_webgpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int s
 const wgl_prog *wsd_webgpu_exec_prog(wsd_exec *ex);
 /* Whether the exec's weights are stored as packed f16 (signatures say wt=f16). */
 int wsd_webgpu_exec_weights_f16(wsd_exec *ex);
-/* Waits until every submitted run has finished. */
+/* Outputs read back to the host so far (get_output calls): tests check that
+ * a denoising loop reads back nothing per step. */
+uint64_t wsd_backend_webgpu_readbacks(wsd_backend *be);
+/* Waits until every submitted run has finished (the iface's wait). */
 wsd_status wsd_webgpu_exec_wait(wsd_exec *ex, wsd_err *err);
 /* Runs commands [first, first + count) `reps` times in one submission and
  * waits: for timing single dispatches (tools/wsd/cmd_tune.c). */
