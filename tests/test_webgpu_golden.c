@@ -101,6 +101,19 @@ static wsd_context *webgpu_context(int default_limits, const char *weights)
     return ctx;
 }
 
+/* Progress as the app sees it: steps reported in order, each once. */
+typedef struct {
+    int seen[64], n, cancel_at;
+} progress_log;
+
+static int log_progress(void *user, int step, int steps, const uint8_t *rgb, int w, int h)
+{
+    (void)steps, (void)rgb, (void)w, (void)h;
+    progress_log *pl = user;
+    if (pl->n < 64) pl->seen[pl->n++] = step;
+    return pl->cancel_at && step == pl->cancel_at;
+}
+
 static void pipeline_case(wsd_context *ctx, int default_limits, const char *weights, double lat_rel, double img_abs)
 {
     wsd_model *m = NULL;
@@ -121,9 +134,16 @@ static void pipeline_case(wsd_context *ctx, int default_limits, const char *weig
         p.width = p.height = 128;
         p.latents_init = lat;
         p.seed = 0;
+        progress_log pl = {{0}, 0, 0};
+        p.progress = log_progress;
+        p.progress_user = &pl;
         wsd_image img;
         uint64_t reads0 = wsd_backend_webgpu_readbacks(ctx->backend);
         wsd_status s = wsd_generate(ctx, m, &p, &img);
+        /* steps are reported when done, while the next one runs: each once, in order */
+        int in_order = pl.n == 5; /* PNDM: 4 steps are 5 model calls */
+        for (int i = 0; i < pl.n && in_order; i++) in_order = pl.seen[i] == i + 1;
+        CHECKF(s != WSD_OK || in_order, "pipeline: progress reported %d steps, not 1..5 in order", pl.n);
         /* the text embeddings, the final latents, the image: nothing per step */
         uint64_t reads = wsd_backend_webgpu_readbacks(ctx->backend) - reads0;
         CHECKF(reads <= 3, "pipeline: %llu outputs read back for %d steps (at most 3: no per-step readback)",
@@ -145,6 +165,17 @@ static void pipeline_case(wsd_context *ctx, int default_limits, const char *weig
             free(rl);
             free(ri);
             wsd_image_free(&img);
+        }
+        if (!strcmp(weights, "f16") && !default_limits) {
+            /* cancelled from the progress callback while the next step runs */
+            progress_log pc = {{0}, 0, 2};
+            p.progress_user = &pc;
+            wsd_status sc = wsd_generate(ctx, m, &p, &img);
+            CHECKF(sc == WSD_ERR_CANCELLED && strstr(wsd_last_error(ctx), "cancelled at step 2 of 5") && pc.n == 2 &&
+                       !img.rgb,
+                   "pipeline cancel at step 2: status %d, \"%s\", %d steps reported", (int)sc, wsd_last_error(ctx), pc.n);
+            printf("%s pipeline cancelled at step 2 of 5: \"%s\"\n", sc == WSD_ERR_CANCELLED ? "ok  " : "FAIL",
+                   wsd_last_error(ctx));
         }
         free(lat);
         st_close(&gold);

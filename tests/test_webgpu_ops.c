@@ -708,7 +708,7 @@ static void check_linprog(wsd_backend *cpu, wsd_backend *gpu)
              be[b]->iface->set_input(ex, ni, noise, sizeof noise, &err) == WSD_OK;
         for (int r = 0; r < 3 && ok; r++)
             ok = be[b]->iface->set_input(ex, pi, prog[r], sizeof prog[r], &err) == WSD_OK &&
-                 be[b]->iface->run(ex, NULL, NULL, &err) == WSD_OK && be[b]->iface->wait(ex, &err) == WSD_OK &&
+                 be[b]->iface->run(ex, NULL, NULL, &err) == WSD_OK && be[b]->iface->wait(ex, 0, &err) == WSD_OK &&
                  be[b]->iface->get_output(ex, y, res[b][r], sizeof res[b][r], &err) == WSD_OK;
         CHECKF(ok, "linprog, %s: %s", b ? "webgpu" : "cpu", err.msg);
         if (ex) be[b]->iface->exec_free(ex);

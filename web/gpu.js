@@ -464,6 +464,33 @@ export class GpuBridge {
     return m ? this.fail(errPtr, ST.DEVICE, m) : ST.OK;
   }
 
+  // uint32_t gpu_mark(gpu_device *dev): a promise for the work submitted so far
+  gpu_mark(h) {
+    const d = this.dev(h);
+    if (!d) return 0;
+    d.marks ??= new Map();
+    d.markIssued = ((d.markIssued ?? 0) + 1) >>> 0 || 1;
+    d.marks.set(d.markIssued, Promise.race([d.device.queue.onSubmittedWorkDone(), d.device.lost]).catch(() => {})); // errors: d.check
+    if (d.marks.size > 16) d.marks.delete(d.marks.keys().next().value); // never waited for: drop the oldest
+    return d.markIssued;
+  }
+
+  // wsd_status gpu_wait_mark(gpu_device *dev, uint32_t mark, wsd_err *err)   [async]
+  async gpu_wait_mark(h, mark, errPtr) {
+    const d = this.dev(h);
+    if (!d) return this.fail(errPtr, ST.INVALID_ARGUMENT, 'gpu_wait_mark: no device');
+    let m = d.check('GPU');
+    if (m) return this.fail(errPtr, ST.DEVICE, m);
+    const p = d.marks?.get(mark >>> 0);
+    if (p) {
+      await p;
+      for (const k of [...d.marks.keys()]) { d.marks.delete(k); if (k === (mark >>> 0)) break; } // it and the older ones
+    }
+    await d.settle();
+    m = d.check('GPU');
+    return m ? this.fail(errPtr, ST.DEVICE, m) : ST.OK;
+  }
+
   // uint64_t gpu_bytes_allocated(const gpu_device *dev), gpu_bytes_peak(...)
   gpu_bytes_allocated(h) { return this.dev(h)?.bytes ?? 0n; }
   gpu_bytes_peak(h) { return this.dev(h)?.peak ?? 0n; }
@@ -487,5 +514,5 @@ export class GpuBridge {
 
 export const GPU_FUNCTIONS = ['gpu_open', 'gpu_close', 'gpu_get_caps', 'gpu_buffer_create', 'gpu_buffer_destroy',
   'gpu_buffer_write', 'gpu_buffer_read', 'gpu_pipeline_create', 'gpu_pipeline_destroy', 'gpu_bindgroup_create',
-  'gpu_bindgroup_destroy', 'gpu_submit', 'gpu_wait', 'gpu_bytes_allocated', 'gpu_bytes_peak'];
-const ASYNC_FUNCTIONS = new Set(['gpu_open', 'gpu_buffer_read', 'gpu_pipeline_create', 'gpu_wait']);
+  'gpu_bindgroup_destroy', 'gpu_submit', 'gpu_wait', 'gpu_mark', 'gpu_wait_mark', 'gpu_bytes_allocated', 'gpu_bytes_peak'];
+const ASYNC_FUNCTIONS = new Set(['gpu_open', 'gpu_buffer_read', 'gpu_pipeline_create', 'gpu_wait', 'gpu_wait_mark']);

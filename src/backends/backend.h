@@ -25,10 +25,11 @@ typedef struct wsd_backend_iface {
      * results; `wait` blocks until then. Returns WSD_ERR_CANCELLED if
      * `cancel` (may be NULL) returns non-zero between nodes. */
     wsd_status (*run)(wsd_exec *ex, int (*cancel)(void *), void *cancel_user, wsd_err *err);
-    /* Blocks until every run queued on the exec's backend has finished (for
-     * progress that reports work done, not work queued); errors of that work
-     * (a lost device) come back here. */
-    wsd_status (*wait)(wsd_exec *ex, wsd_err *err);
+    /* Blocks until the runs queued on the exec's backend have finished, all
+     * but the latest `in_flight` (0 or 1) of them: a loop that waits with 1
+     * after each run reports finished work while the GPU already runs the
+     * next. Errors of that work (a lost device) come back here. */
+    wsd_status (*wait)(wsd_exec *ex, int in_flight, wsd_err *err);
     /* Copies output tensor `t` (marked with wg_output) to host memory. */
     wsd_status (*get_output)(wsd_exec *ex, int t, void *data, size_t nbytes, wsd_err *err);
     void (*exec_free)(wsd_exec *ex);

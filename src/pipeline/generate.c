@@ -343,6 +343,7 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     int total = s ? sched_num_calls(s) : 0, steps = total - first;
     const wsd_backend_iface *be = ctx->backend->iface;
     size_t state_bytes = (size_t)regs.ns * n * sizeof *state;
+    int reported = 0; /* steps given to the progress callback */
     for (int i = first; st == WSD_OK && i < total; i++) {
         sched_plan plan;
         st = sched_plan_step(s, i, &plan, &ctx->err);
@@ -357,15 +358,23 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
             st = runner_set(ctx, &unet, "sched_prog", prog, WG_LINPROG_LEN * sizeof *prog);
         }
         if (st == WSD_OK) st = be->run(unet.ex, NULL, NULL, &ctx->err);
-        if (st == WSD_OK) st = be->wait(unet.ex, &ctx->err); /* progress reports steps done, not queued */
         if (st != WSD_OK) break;
+        /* Progress reports finished steps. Where nothing is read, wait only
+         * for the previous step: this one keeps the GPU busy meanwhile. */
         int step = i - first + 1;
         int show = previews && (step % p->preview_every == 0 || step == steps);
-        if (check_every_step || show || step == steps) {
-            st = runner_get(ctx, &unet, "sched_state_out", state, state_bytes);
-            if (st == WSD_OK && !all_finite(state, n))
-                st = ctx_fail(ctx, WSD_ERR_NUMERIC, "non-finite values after step %d of %d (broken weights or an unstable setting)", step, steps);
+        int read = check_every_step || show || step == steps;
+        st = be->wait(unet.ex, read ? 0 : 1, &ctx->err);
+        while (st == WSD_OK && reported < step - 1) {
+            reported++;
+            if (p->progress && p->progress(p->progress_user, reported, steps, NULL, 0, 0))
+                st = ctx_fail(ctx, WSD_ERR_CANCELLED, "cancelled at step %d of %d", reported, steps);
         }
+        if (st != WSD_OK || !read) continue;
+        reported = step;
+        st = runner_get(ctx, &unet, "sched_state_out", state, state_bytes);
+        if (st == WSD_OK && !all_finite(state, n))
+            st = ctx_fail(ctx, WSD_ERR_NUMERIC, "non-finite values after step %d of %d (broken weights or an unstable setting)", step, steps);
         const uint8_t *shown = NULL;
         int pw = 0, ph = 0;
         if (st == WSD_OK && show) {
@@ -375,6 +384,11 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
         }
         if (st == WSD_OK && p->progress && p->progress(p->progress_user, step, steps, shown, pw, ph))
             st = ctx_fail(ctx, WSD_ERR_CANCELLED, "cancelled at step %d of %d", step, steps);
+    }
+    /* a step may still run after a failure or a cancel: let it finish before its buffers go */
+    if (st != WSD_OK && unet.ex) {
+        wsd_err ignored = {0};
+        be->wait(unet.ex, 0, &ignored);
     }
     if (st == WSD_OK) memcpy(x, state, n * sizeof *x); /* read after the last step */
     runner_free(ctx, &unet);

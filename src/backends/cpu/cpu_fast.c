@@ -784,9 +784,10 @@ static wsd_status fast_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_use
     return WSD_OK;
 }
 
-static wsd_status fast_wait(wsd_exec *ex, wsd_err *err)
+static wsd_status fast_wait(wsd_exec *ex, int in_flight, wsd_err *err)
 {
     (void)ex;
+    (void)in_flight;
     (void)err;
     return WSD_OK; /* run is synchronous */
 }

@@ -145,6 +145,13 @@ typedef struct gpu_cmd {
 wsd_status gpu_submit(gpu_device *dev, const gpu_cmd *cmds, uint32_t n, wsd_err *err);
 /* Blocks until all submitted work has finished; reports GPU errors. */
 wsd_status gpu_wait(gpu_device *dev, wsd_err *err);
+/* Marks the work submitted so far (0 if the device is gone); gpu_wait_mark
+ * blocks until that work has finished, so work submitted after the mark
+ * can keep the GPU busy meanwhile (a denoising loop waits for step i while
+ * step i + 1 runs). Marks finish in order; waiting for an old one returns
+ * at once. Reports GPU errors as gpu_wait does. */
+uint32_t gpu_mark(gpu_device *dev);
+wsd_status gpu_wait_mark(gpu_device *dev, uint32_t mark, wsd_err *err);
 
 /* Bytes currently held in buffers created through this device (for
  * memory reports; the implementation counts what it created). */

@@ -143,6 +143,9 @@ struct gpu_device {
     uint64_t staging_size;
     uint64_t bytes, peak;
     uint64_t written_since_wait;
+    uint32_t marks_issued;          /* gpu_mark */
+    volatile uint32_t marks_done;   /* their work-done callbacks, in order */
+    uint32_t mark_status;           /* first failed mark's status (0: none) */
     /* sticky state set by callbacks */
     int lost;
     int n_errors;
@@ -313,9 +316,18 @@ static void print_features(const char *what, const WGPUSupportedFeatures *f)
     fprintf(stderr, "\n");
 }
 
+static int wait_marks(gpu_device *d, uint32_t m);
+
 static void release_all(gpu_device *d)
 {
     if (!d) return;
+    /* pending work-done callbacks point at d: let them run first */
+    if (g_loaded && d->inst && d->marks_done != d->marks_issued) {
+        double keep = d->timeout_s;
+        d->timeout_s = 10;
+        wait_marks(d, d->marks_issued);
+        d->timeout_s = keep;
+    }
     if (g_loaded) {
         for (uint32_t i = 1; i < d->n_binds; i++)
             if (d->binds[i]) W.wgpuBindGroupRelease(d->binds[i]);
@@ -742,6 +754,51 @@ wsd_status gpu_wait(gpu_device *d, wsd_err *err)
     WSD_TRY(sticky(d, "GPU", err));
     if (r.status != WGPU_QUEUE_WORK_DONE_SUCCESS)
         return wsd_fail(err, WSD_ERR_DEVICE, "GPU queue failed (status %u): %s", r.status, r.msg);
+    return WSD_OK;
+}
+
+static void on_mark(uint32_t status, WGPUStringView msg, void *u1, void *u2)
+{
+    (void)msg, (void)u2;
+    gpu_device *d = (gpu_device *)u1;
+    if (status != WGPU_QUEUE_WORK_DONE_SUCCESS && !d->mark_status) d->mark_status = status;
+    d->marks_done++;
+}
+
+uint32_t gpu_mark(gpu_device *d)
+{
+    if (!d || !d->queue) return 0;
+    uint32_t m = ++d->marks_issued;
+    if (!m) m = ++d->marks_issued; /* 0 means none */
+    WGPUQueueWorkDoneCallbackInfo ci = {NULL, WGPU_CALLBACK_MODE_ALLOW_PROCESS_EVENTS, on_mark, d, NULL};
+    W.wgpuQueueOnSubmittedWorkDone(d->queue, ci);
+    return m;
+}
+
+/* Waits until at least `m` marks are done (callbacks come in order). */
+static int wait_marks(gpu_device *d, uint32_t m)
+{
+    double t0 = now_s();
+    int spins = 0;
+    while ((int32_t)(d->marks_done - m) < 0 && (int32_t)(d->marks_issued - m) >= 0) {
+        W.wgpuInstanceProcessEvents(d->inst);
+        if ((int32_t)(d->marks_done - m) >= 0) break;
+        if (++spins > 50) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+        if (now_s() - t0 > d->timeout_s) return -1;
+    }
+    return 0;
+}
+
+wsd_status gpu_wait_mark(gpu_device *d, uint32_t m, wsd_err *err)
+{
+    WSD_TRY(sticky(d, "GPU", err));
+    if (m && wait_marks(d, m) != 0)
+        return wsd_fail(err, WSD_ERR_DEVICE, "GPU work did not finish within %.0f s (WSD_GPU_TIMEOUT)", d->timeout_s);
+    WSD_TRY(sticky(d, "GPU", err));
+    if (d->mark_status) return wsd_fail(err, WSD_ERR_DEVICE, "GPU queue failed (status %u)", d->mark_status);
     return WSD_OK;
 }
 

@@ -58,6 +58,7 @@ typedef struct wgpu_backend {
     pcache *pc;
     int n_pc, cap_pc;
     uint64_t readbacks; /* get_output calls (wsd_backend_webgpu_readbacks) */
+    uint32_t mark_last, mark_prev; /* gpu_mark after the latest run and the one before */
 } wgpu_backend;
 
 typedef struct ids_check {
@@ -549,10 +550,21 @@ static wsd_status wgpu_set_input(wsd_exec *ex, int t, const void *data, size_t n
 static wsd_status wgpu_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_user, wsd_err *err)
 {
     if (cancel && cancel(cancel_user)) return wsd_fail(err, WSD_ERR_CANCELLED, "cancelled");
-    if (ex->step_cmds && !ex->held_dirty) return gpu_submit(ex->be->dev, ex->step_cmds, (uint32_t)ex->n_step_cmds, err);
-    WSD_TRY(gpu_submit(ex->be->dev, ex->cmds, (uint32_t)ex->n_cmds, err));
-    ex->held_dirty = 0;
+    if (ex->step_cmds && !ex->held_dirty) {
+        WSD_TRY(gpu_submit(ex->be->dev, ex->step_cmds, (uint32_t)ex->n_step_cmds, err));
+    } else {
+        WSD_TRY(gpu_submit(ex->be->dev, ex->cmds, (uint32_t)ex->n_cmds, err));
+        ex->held_dirty = 0;
+    }
+    ex->be->mark_prev = ex->be->mark_last; /* for wait(ex, 1) */
+    ex->be->mark_last = gpu_mark(ex->be->dev);
     return WSD_OK;
+}
+
+static wsd_status wgpu_wait(wsd_exec *ex, int in_flight, wsd_err *err)
+{
+    if (in_flight <= 0) return gpu_wait(ex->be->dev, err);
+    return gpu_wait_mark(ex->be->dev, ex->be->mark_prev, err);
 }
 
 static wsd_status wgpu_get_output(wsd_exec *ex, int t, void *data, size_t nbytes, wsd_err *err)
@@ -586,7 +598,7 @@ static void wgpu_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface wgpu_iface = {
-    "webgpu", wgpu_compile, wgpu_set_input, wgpu_run, wsd_webgpu_exec_wait, wgpu_get_output, exec_free, wgpu_destroy,
+    "webgpu", wgpu_compile, wgpu_set_input, wgpu_run, wgpu_wait, wgpu_get_output, exec_free, wgpu_destroy,
 };
 
 wsd_status wsd_backend_webgpu_create_ex(const wsd_backend_options *opts, const wsd_webgpu_options *wopts,
