@@ -30,6 +30,11 @@ typedef struct wsd_backend_iface {
      * after each run reports finished work while the GPU already runs the
      * next. Errors of that work (a lost device) come back here. */
     wsd_status (*wait)(wsd_exec *ex, int in_flight, wsd_err *err);
+    /* Copies tensor `src_t` of exec `src` (an output) into input `dst_t` of
+     * `dst`, another exec of the same backend, where the data lives (no host
+     * round trip: the text embeddings into the denoising step); ordered with
+     * the runs around it. Same byte size. */
+    wsd_status (*copy_tensor)(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err);
     /* Copies output tensor `t` (marked with wg_output) to host memory. */
     wsd_status (*get_output)(wsd_exec *ex, int t, void *data, size_t nbytes, wsd_err *err);
     void (*exec_free)(wsd_exec *ex);

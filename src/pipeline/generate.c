@@ -14,7 +14,8 @@
  * The loop body is one graph (step_build): the UNet, the guidance, the
  * scheduler's update and the next step's UNet input, with the latents and
  * the scheduler's history as graph state linked from one run to the next.
- * On a GPU nothing is read back between steps; the host sends each step's
+ * On a GPU nothing is read back between steps (nor the text embeddings,
+ * copied from the text encoder into the step graph); the host sends each step's
  * coefficients (a wg_linprog program from sched_plan_step), its timestep
  * and, for ancestral samplers, its noise (drawn here, in torch's order).
  */
@@ -112,8 +113,10 @@ static wsd_status validate(wsd_context *ctx, const wsd_model *m, const wsd_gener
     return WSD_OK;
 }
 
-/* Encodes [negative, prompt] (or [prompt]) into embeddings [B,77,D]. */
-static wsd_status encode_prompts(wsd_context *ctx, wsd_model *m, const wsd_generate_params *p, int cfg, float *emb)
+/* Encodes [negative, prompt] (or [prompt]) into embeddings [B,77,D]: the
+ * output "last_hidden_state" of *r, which stays compiled (the caller copies
+ * it into the UNet's input where it lives, then frees r). */
+static wsd_status encode_prompts(wsd_context *ctx, wsd_model *m, const wsd_generate_params *p, int cfg, runner *r)
 {
     tok_tokenizer *tok;
     WSD_TRY(pipeline_tokenizer(m, &tok, &ctx->err));
@@ -126,14 +129,12 @@ static wsd_status encode_prompts(wsd_context *ctx, wsd_model *m, const wsd_gener
         /* the tokenizer's messages start "prompt: " */
         if (st != WSD_OK) return cfg && b == 0 ? wsd_fail_prefix(&ctx->err, "negative ") : st;
     }
-    runner r = {pipeline_graph_new(ctx, m, COMP_TEXT_ENCODER), NULL};
-    if (!r.g) return ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
-    clip_build(r.g, &m->clip, B, NULL);
-    wsd_status st = runner_compile(ctx, &r);
-    if (st == WSD_OK) st = runner_set(ctx, &r, "input_ids", ids, (size_t)B * T * sizeof(int32_t));
-    if (st == WSD_OK) st = ctx->backend->iface->run(r.ex, NULL, NULL, &ctx->err);
-    if (st == WSD_OK) st = runner_get(ctx, &r, "last_hidden_state", emb, (size_t)B * T * m->clip.hidden * sizeof(float));
-    runner_free(ctx, &r);
+    r->g = pipeline_graph_new(ctx, m, COMP_TEXT_ENCODER);
+    if (!r->g) return ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    clip_build(r->g, &m->clip, B, NULL);
+    wsd_status st = runner_compile(ctx, r);
+    if (st == WSD_OK) st = runner_set(ctx, r, "input_ids", ids, (size_t)B * T * sizeof(int32_t));
+    if (st == WSD_OK) st = ctx->backend->iface->run(r->ex, NULL, NULL, &ctx->err);
     return st;
 }
 
@@ -260,7 +261,7 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     int W = 0, H = 0;
     WSD_TRY(validate(ctx, m, p, &W, &H));
     int cfg = p->guidance > 1.0f, B = cfg ? 2 : 1;
-    int h = H / 8, w = W / 8, C = m->unet.in_channels, T = m->clip.max_positions, D = m->clip.hidden;
+    int h = H / 8, w = W / 8, C = m->unet.in_channels, T = m->clip.max_positions;
     size_t n = (size_t)C * h * w;
 
     int64_t seed = p->seed;
@@ -272,15 +273,15 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     wsd_rng rng;
     rng_seed(&rng, (uint64_t)seed);
 
-    float *emb = malloc((size_t)B * T * D * sizeof *emb), *x = malloc(n * sizeof *x), *in = malloc(B * n * sizeof *in);
+    float *x = malloc(n * sizeof *x), *in = malloc(B * n * sizeof *in);
     float *eps = malloc(n * sizeof *eps), *ts = malloc(B * sizeof *ts), *prog = malloc(WG_LINPROG_LEN * sizeof *prog);
     float *state = NULL;
     sched *s = NULL;
-    runner unet = {0}, dec = {0};
+    runner text = {0}, unet = {0}, dec = {0};
     wsd_status st = WSD_OK;
-    if (!emb || !x || !in || !eps || !ts || !prog) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!x || !in || !eps || !ts || !prog) st = ctx_fail(ctx, WSD_ERR_OUT_OF_MEMORY, "out of memory");
 
-    if (st == WSD_OK) st = encode_prompts(ctx, m, p, cfg, emb);
+    if (st == WSD_OK) st = encode_prompts(ctx, m, p, cfg, &text);
     if (st == WSD_OK) st = sched_create(m->scheduler_doc ? json_root(m->scheduler_doc) : NULL, p->sampler, &s, &ctx->err);
     if (st == WSD_OK) st = sched_set_timesteps(s, p->steps, &ctx->err);
     int first = 0;
@@ -317,7 +318,17 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
             st = runner_compile(ctx, &unet);
         }
     }
-    if (st == WSD_OK) st = runner_set(ctx, &unet, "encoder_hidden_states", emb, (size_t)B * T * D * sizeof *emb);
+    if (st == WSD_OK) { /* the embeddings stay where they are: no host round trip */
+        int dst = wg_find(unet.g, "encoder_hidden_states"), src = wg_find(text.g, "last_hidden_state");
+        if (dst < 0 || src < 0) st = ctx_fail(ctx, WSD_ERR_INTERNAL, "text encoder or UNet graph lacks its embeddings");
+        else st = ctx->backend->iface->copy_tensor(unet.ex, dst, text.ex, src, &ctx->err);
+    }
+    if (text.ex) { /* the copy must be done before the text encoder's buffers go */
+        wsd_err ignored = {0};
+        wsd_status sw = ctx->backend->iface->wait(text.ex, 0, st == WSD_OK ? &ctx->err : &ignored);
+        if (st == WSD_OK) st = sw;
+    }
+    runner_free(ctx, &text);
     if (st == WSD_OK) st = runner_set(ctx, &unet, "sched_state", state, (size_t)regs.ns * n * sizeof *state);
     if (st == WSD_OK) {
         memset(eps, 0, n * sizeof *eps); /* noise stays zero for samplers that draw none */
@@ -431,7 +442,6 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
     runner_free(ctx, &dec);
     sched_free(s);
     free(img);
-    free(emb);
     free(x);
     free(in);
     free(eps);

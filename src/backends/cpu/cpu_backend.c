@@ -259,6 +259,18 @@ static wsd_status cpu_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_user
     return WSD_OK;
 }
 
+static wsd_status cpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err)
+{
+    const wg_tensor *D = &dst->g->t[dst_t], *S = &src->g->t[src_t];
+    size_t n = (size_t)wg_numel(D) * wsd_dtype_size(D->dtype);
+    if (dst->be != src->be || D->kind != WG_INPUT || n != (size_t)wg_numel(S) * wsd_dtype_size(S->dtype) ||
+        !ptr(dst, dst_t) || !ptr(src, src_t))
+        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "cpu: cannot copy \"%s\" into input \"%s\"", S->name ? S->name : "?",
+                        D->name ? D->name : "?");
+    memmove(ptr(dst, dst_t), ptr(src, src_t), n);
+    return WSD_OK;
+}
+
 static wsd_status cpu_wait(wsd_exec *ex, int in_flight, wsd_err *err)
 {
     (void)ex;
@@ -278,7 +290,7 @@ static void cpu_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface cpu_iface = {
-    "cpu", cpu_compile, cpu_set_input, cpu_run, cpu_wait, cpu_get_output, cpu_exec_free, cpu_destroy,
+    "cpu", cpu_compile, cpu_set_input, cpu_run, cpu_wait, cpu_copy_tensor, cpu_get_output, cpu_exec_free, cpu_destroy,
 };
 
 /* The fast backend (cpu_fast.c) unless WSD_CPU_REFERENCE is set to something other than 0. */

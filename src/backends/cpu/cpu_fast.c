@@ -784,6 +784,18 @@ static wsd_status fast_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_use
     return WSD_OK;
 }
 
+static wsd_status fast_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err)
+{
+    const wg_tensor *D = &dst->g->t[dst_t], *S = &src->g->t[src_t];
+    size_t n = (size_t)wg_numel(D) * wsd_dtype_size(D->dtype);
+    if (dst->be != src->be || D->kind != WG_INPUT || n != (size_t)wg_numel(S) * wsd_dtype_size(S->dtype) ||
+        !ptr(dst, dst_t) || !ptr(src, src_t))
+        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "cpu: cannot copy \"%s\" into input \"%s\"", S->name ? S->name : "?",
+                        D->name ? D->name : "?");
+    memmove(ptr(dst, dst_t), ptr(src, src_t), n);
+    return WSD_OK;
+}
+
 static wsd_status fast_wait(wsd_exec *ex, int in_flight, wsd_err *err)
 {
     (void)ex;
@@ -808,7 +820,7 @@ static void fast_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface fast_iface = {
-    "cpu", fast_compile, fast_set_input, fast_run, fast_wait, fast_get_output, fast_exec_free, fast_destroy,
+    "cpu", fast_compile, fast_set_input, fast_run, fast_wait, fast_copy_tensor, fast_get_output, fast_exec_free, fast_destroy,
 };
 
 wsd_status wsd_backend_cpu_fast_create(const wsd_backend_options *opts, const char *isa, wsd_backend **out, wsd_err *err)

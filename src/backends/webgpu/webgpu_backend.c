@@ -598,7 +598,7 @@ static void wgpu_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface wgpu_iface = {
-    "webgpu", wgpu_compile, wgpu_set_input, wgpu_run, wgpu_wait, wgpu_get_output, exec_free, wgpu_destroy,
+    "webgpu", wgpu_compile, wgpu_set_input, wgpu_run, wgpu_wait, wsd_webgpu_copy_tensor, wgpu_get_output, exec_free, wgpu_destroy,
 };
 
 wsd_status wsd_backend_webgpu_create_ex(const wsd_backend_options *opts, const wsd_webgpu_options *wopts,
