@@ -222,7 +222,7 @@ static double bench_generate(const clip_config *cc, const unet_config *uc, const
     }
     wsd_context_free(ctx);
     model_free(m);
-    return ok ? (v[1] < v[2] ? v[1] + (v[2] - v[1]) / 2 : v[2] + (v[1] - v[2]) / 2) : -1;
+    return ok ? median(v + 1, 2) : -1;
 }
 
 int main(int argc, char **argv)

@@ -671,7 +671,7 @@ static void check_step_program(const json_value *config, wsd_sampler sampler, co
         state = next;
         next = t;
         if (memcmp(state, xa, sizeof xa) != 0) bad = 1;
-        if (plan.pred_buf >= 0 && !isnan(pred[0]) && memcmp(state + (size_t)sched_reg(&r, plan.pred_buf) * L, pred, sizeof pred))
+        if (plan.pred_buf >= 0 && !isnan(pred[0]) && memcmp(state + (size_t)step_reg(&r, plan.pred_buf) * L, pred, sizeof pred))
             bad = 2;
         if (i + 1 < total) {
             sched_scale_model_input(sa, i + 1, xa, in, L);

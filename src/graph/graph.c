@@ -684,3 +684,23 @@ wsd_status wg_linprog_node(const wg_graph *g, const wg_node *n, const float *pro
     wg_linprog_run(prog, a, ra, b, rb, c, rc, n->ip[0], y, wg_numel(A) / ra);
     return WSD_OK;
 }
+
+void wg_links_run_host(const wg_graph *g, float *(*ptr)(void *user, int t), void *user)
+{
+    for (int i = 0; i < g->n_links; i++) {
+        const wg_link_t *k = &g->links[i];
+        memcpy(ptr(user, k->dst), ptr(user, k->src), (size_t)wg_numel(&g->t[k->src]) * 4);
+    }
+}
+
+wsd_status wg_copy_host(const wg_graph *dg, int dst_t, float *dst, const wg_graph *sg, int src_t, const float *src,
+                        wsd_err *err)
+{
+    const wg_tensor *D = &dg->t[dst_t], *S = &sg->t[src_t];
+    size_t n = (size_t)wg_numel(D) * wsd_dtype_size(D->dtype);
+    if (D->kind != WG_INPUT || n != (size_t)wg_numel(S) * wsd_dtype_size(S->dtype) || !dst || !src)
+        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "cpu: cannot copy \"%s\" into input \"%s\"", S->name ? S->name : "?",
+                        D->name ? D->name : "?");
+    memmove(dst, src, n);
+    return WSD_OK;
+}

@@ -213,6 +213,13 @@ int wg_linprog_check(const float *prog, int regs, char *msg, size_t cap);
 /* The reference: runs `prog` on rows of length L (b, c may be NULL when Rb, Rc are 0). */
 void wg_linprog_run(const float *prog, const float *a, int ra, const float *b, int rb, const float *c, int rc,
                     int scratch, float *y, int64_t L);
+/* Host-memory backends (the CPU ones) share these: `ptr` gives tensor t's
+ * storage in the exec `user`. wg_links_run_host copies every link's output
+ * into its input (after a run); wg_copy_host checks and copies tensor src_t
+ * of graph sg into input dst_t of graph dg (the backend table's copy_tensor). */
+void wg_links_run_host(const wg_graph *g, float *(*ptr)(void *user, int t), void *user);
+wsd_status wg_copy_host(const wg_graph *dg, int dst_t, float *dst, const wg_graph *sg, int src_t, const float *src,
+                        wsd_err *err);
 /* Node n (a WG_OP_LINPROG) on host memory: checks the program, then runs it
  * (the CPU backends' kernel). Inputs in node order: prog, a, b, c. */
 wsd_status wg_linprog_node(const wg_graph *g, const wg_node *n, const float *prog, const float *a, const float *b,

@@ -184,7 +184,7 @@ step_regs step_layout(const sched *s, int B)
     return r;
 }
 
-int sched_reg(const step_regs *r, int buf)
+int step_reg(const step_regs *r, int buf)
 {
     switch (buf) {
     case SCHED_BUF_SAMPLE: return 0;
@@ -214,11 +214,11 @@ void step_program(const step_regs *r, const sched_plan *plan, int cfg, float gui
     for (int o = 0; o < plan->n_ops; o++) {
         const sched_op *so = &plan->op[o];
         op = prog + 1 + k++ * WG_LINPROG_OPW;
-        op[1] = (float)sched_reg(r, so->dst);
+        op[1] = (float)step_reg(r, so->dst);
         op[2] = (float)so->n_terms;
         op[3] = so->clamp;
         for (int t = 0; t < so->n_terms; t++) {
-            op[4 + 2 * t] = (float)sched_reg(r, so->src[t]);
+            op[4 + 2 * t] = (float)step_reg(r, so->src[t]);
             op[5 + 2 * t] = so->coeff[t];
         }
     }
@@ -389,7 +389,7 @@ wsd_status wsd_generate(wsd_context *ctx, const wsd_model *cmodel, const wsd_gen
         const uint8_t *shown = NULL;
         int pw = 0, ph = 0;
         if (st == WSD_OK && show) {
-            const float *pred = plan.pred_buf >= 0 ? state + (size_t)sched_reg(&regs, plan.pred_buf) * n : state;
+            const float *pred = plan.pred_buf >= 0 ? state + (size_t)step_reg(&regs, plan.pred_buf) * n : state;
             st = preview_render(ctx, m, pv, pred, preview_rgb, &pw, &ph);
             shown = preview_rgb;
         }

@@ -52,7 +52,7 @@ typedef struct {
 } step_regs;
 step_regs step_layout(const sched *s, int B);
 /* The register holding scheduler buffer `buf` (SCHED_BUF_*). */
-int sched_reg(const step_regs *r, int buf);
+int step_reg(const step_regs *r, int buf);
 /* One step's program (WG_LINPROG_LEN floats): guidance (cfg: uncond +
  * guidance * (cond - uncond); else a copy of the one output), the
  * scheduler's plan, then the next UNet input = sample / next_divisor. */

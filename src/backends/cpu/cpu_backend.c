@@ -122,6 +122,8 @@ static float *ptr(wsd_exec *ex, int t)
     return (float *)(ex->arena + ex->g->t[wg_root(ex->g, t)].offset);
 }
 
+static float *ptr_of(void *ex, int t) { return ptr(ex, t); }
+
 static wsd_status cpu_set_input(wsd_exec *ex, int t, const void *data, size_t nbytes, wsd_err *err)
 {
     const wg_tensor *T = &ex->g->t[t];
@@ -252,23 +254,14 @@ static wsd_status cpu_run(wsd_exec *ex, int (*cancel)(void *), void *cancel_user
             return wsd_fail(err, WSD_ERR_CANCELLED, "cancelled");
         WSD_TRY(run_node(ex, &ex->g->nodes[i], err));
     }
-    for (int i = 0; i < ex->g->n_links; i++) {
-        const wg_link_t *k = &ex->g->links[i];
-        memcpy(ptr(ex, k->dst), ptr(ex, k->src), (size_t)wg_numel(&ex->g->t[k->src]) * 4);
-    }
+    wg_links_run_host(ex->g, ptr_of, ex);
     return WSD_OK;
 }
 
 static wsd_status cpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int src_t, wsd_err *err)
 {
-    const wg_tensor *D = &dst->g->t[dst_t], *S = &src->g->t[src_t];
-    size_t n = (size_t)wg_numel(D) * wsd_dtype_size(D->dtype);
-    if (dst->be != src->be || D->kind != WG_INPUT || n != (size_t)wg_numel(S) * wsd_dtype_size(S->dtype) ||
-        !ptr(dst, dst_t) || !ptr(src, src_t))
-        return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "cpu: cannot copy \"%s\" into input \"%s\"", S->name ? S->name : "?",
-                        D->name ? D->name : "?");
-    memmove(ptr(dst, dst_t), ptr(src, src_t), n);
-    return WSD_OK;
+    /* from another backend's exec: refused as a copy of nothing */
+    return wg_copy_host(dst->g, dst_t, ptr(dst, dst_t), src->g, src_t, dst->be == src->be ? ptr(src, src_t) : NULL, err);
 }
 
 static wsd_status cpu_wait(wsd_exec *ex, int in_flight, wsd_err *err)
