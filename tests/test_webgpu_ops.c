@@ -147,6 +147,13 @@ static int b_linear_res(wg_graph *g)
     int w = wg_weight(g, "w", S(33, 24)), b = wg_weight(g, "b", S(33));
     return wg_add(g, wg_linear(g, x, w, b), r);
 }
+/* k and n multiples of 4: the vec4 tiles' 16-byte loads and stores (VIEW4), with a residual */
+static int b_linear_res4(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 67, 40)), r = wg_input(g, "in1", WSD_DT_F32, S(2, 67, 36));
+    int w = wg_weight(g, "w", S(36, 40)), b = wg_weight(g, "b", S(36));
+    return wg_add(g, wg_linear(g, x, w, b), r);
+}
 /* two rows, as the time embedding's projections (the gemv kernel's shape) */
 static int b_linear_rows2(wg_graph *g)
 {
@@ -432,6 +439,7 @@ static const tcase cases[] = {
     {"linear", b_linear, "gemm"},
     {"linear 150 rows, no bias", b_linear_tall, "gemm"},
     {"linear + residual", b_linear_res, "gemm"},
+    {"linear + residual, k and n multiples of 4", b_linear_res4, "gemm"},
     {"linear 2 rows", b_linear_rows2, "gemm"},
     {"linear 2 rows, no bias, + residual", b_linear_rows2_res, "gemm"},
     {"conv2d 3x3 + residual", b_conv_res, "gemm"},

@@ -88,6 +88,13 @@ void kb_grid(kb *k, uint32_t x, uint32_t y, uint32_t z)
     k->grid[2] = z;
 }
 
+int kb_vec4_ok(const kb *k)
+{
+    for (int i = 0; i < k->n_op; i++)
+        if (k->op[i].type == WGL_F32 && (k->op[i].off % 16 || k->op[i].size % 16)) return 0;
+    return 1;
+}
+
 void kb_grid_flat(kb *k, uint64_t groups, uint32_t max_per_dim)
 {
     if (groups == 0) groups = 1;
@@ -297,6 +304,9 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
                 return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: operand %s of %s is not element-aligned", k->op[i].name,
                                 k->kernel);
             eoff[i] = (uint32_t)(rel / (uint64_t)elem_size(k->op[i].type));
+            if (k->vec4 && k->op[i].type == WGL_F32 && (eoff[i] % 4 || k->op[i].size % 16))
+                return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: operand %s of %s is not 16-byte aligned (vec4 view)",
+                                k->op[i].name, k->kernel);
             bind_of[i] = c;
         }
 
@@ -328,7 +338,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
     }
     for (int c = 0; c < n_cl; c++) {
         int ro = cl[c].space == WGL_WEIGHT || cl[c].space == WGL_CONST;
-        const char *ty = cl[c].type == WGL_F32 ? "f32" : cl[c].type == WGL_I32 ? "i32" : "u32";
+        const char *ty = cl[c].type == WGL_F32 ? (k->vec4 ? "vec4<f32>" : "f32") : cl[c].type == WGL_I32 ? "i32" : "u32";
         sb_add(&t, "@group(0) @binding(%d) var<storage, %s> b%d: array<%s>;\n", c, ro ? "read" : "read_write", c, ty);
     }
     sb_add(&t, "@group(0) @binding(%d) var<uniform> P: Params;\n", n_cl);
@@ -338,11 +348,22 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
         if (o->type < 0) {
             sb_add(&t, "fn ld_%s(i: u32) -> f32 { return 0.0; }\n", nm);
             sb_add(&t, "fn st_%s(i: u32, v: f32) { }\n", nm);
+            if (k->vec4) {
+                sb_add(&t, "fn ld4_%s(i: u32) -> vec4<f32> { return vec4<f32>(0.0); }\n", nm);
+                sb_add(&t, "fn st4_%s(i: u32, v: vec4<f32>) { }\n", nm);
+            }
             continue;
         }
         int b = bind_of[i];
         int writable = o->space == WGL_ARENA || o->space == WGL_SCRATCH;
-        if (o->type == WGL_F32) {
+        if (o->type == WGL_F32 && k->vec4) {
+            sb_add(&t, "fn ld_%s(i: u32) -> f32 { let j = P.o_%s + i; return b%d[j >> 2u][j & 3u]; }\n", nm, nm, b);
+            sb_add(&t, "fn ld4_%s(i: u32) -> vec4<f32> { return b%d[(P.o_%s + i) >> 2u]; }\n", nm, b, nm);
+            if (writable) {
+                sb_add(&t, "fn st_%s(i: u32, v: f32) { let j = P.o_%s + i; b%d[j >> 2u][j & 3u] = v; }\n", nm, nm, b);
+                sb_add(&t, "fn st4_%s(i: u32, v: vec4<f32>) { b%d[(P.o_%s + i) >> 2u] = v; }\n", nm, b, nm);
+            }
+        } else if (o->type == WGL_F32) {
             sb_add(&t, "fn ld_%s(i: u32) -> f32 { return b%d[P.o_%s + i]; }\n", nm, b, nm);
             sb_add(&t, "fn ld2_%s(i: u32) -> vec2<f32> { let j = P.o_%s + i; return vec2<f32>(b%d[j], b%d[j + 1u]); }\n",
                    nm, nm, b, b);

@@ -18,8 +18,16 @@
  *   packed-f16:      ld_x(i) -> f32, ld2_x(i) / ld4_x(i) (i + offset even)
  *   i32 operands:    ldi_x(i) -> i32
  * A stub operand (kb_stub) gets an ld_x returning 0 and an st_x doing
- * nothing, for kernels with optional operands (a conv without bias, or one
- * writing split-K partials instead of y).
+ * nothing (ld2_x/ld4_x/st4_x likewise), for kernels with optional operands
+ * (a conv without bias, or one writing split-K partials instead of y).
+ *
+ * With k->vec4 set, f32 bindings are arrays of vec4<f32>, so ld4_x(i) and
+ * st4_x(i, v) are single 16-byte accesses (i + the operand's offset a
+ * multiple of 4): 4 values per load instruction and one bounds clamp.
+ * ld_x/st_x still work (one component of a vec4) but are best avoided in
+ * hot code: on an H100 a GEMM epilogue storing single components of a
+ * vec4 binding ran 10x slower. Every f32 operand must start and end on a
+ * 16-byte boundary; kb_vec4_ok says whether offsets and sizes allow it.
  *
  * Operands in the same buffer share one binding when they fit in one
  * (alignment and max-binding permitting); overlapping operands must.
@@ -63,6 +71,7 @@ typedef struct kb {
     int bval[KB_MAX_BOOLS];
     int nbool;
     int subgroups; /* the kernel uses subgroup built-ins ("enable subgroups;"; the device must have them) */
+    int vec4;      /* f32 bindings as array<vec4<f32>> (see above) */
 } kb;
 
 void kb_init(kb *k, const char *kernel, const char *variant);
@@ -77,6 +86,9 @@ void kb_stub(kb *k, const char *name);
  * the per-dimension limit); the kernel computes its flat id with wg_flat(). */
 void kb_grid_flat(kb *k, uint64_t groups, uint32_t max_per_dim);
 void kb_grid(kb *k, uint32_t x, uint32_t y, uint32_t z);
+/* 1 when every f32 operand added so far starts and ends on a 16-byte
+ * boundary (what kb_vec4 needs); stubs and f16/i32 operands do not count. */
+int kb_vec4_ok(const kb *k);
 
 /* The kernel text as kb_emit uses it: the //#if blocks resolved by k's
  * bool constants. Returns NULL and sets *out (the caller frees it), or

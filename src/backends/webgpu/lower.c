@@ -453,11 +453,15 @@ static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, int res, ui
     else
         kb_stub(&k, "res");
     WSD_TRY(opnd_whole(l, &k, "y", y));
+    /* four values per thread where every f32 operand is 16-byte aligned */
+    k.vec4 = n % 4 == 0 && kb_vec4_ok(&k);
+    kb_const_b(&k, "VEC4", k.vec4);
     kb_u32(&k, "n", (uint32_t)n);
     kb_u32(&k, "inner", (uint32_t)inner);
     kb_u32(&k, "nch", (uint32_t)nch);
     kb_u32(&k, "nsplit", nsplit);
-    kb_grid_flat(&k, (n + 255) / 256, l->maxdim);
+    uint64_t per_group = k.vec4 ? 1024 : 256;
+    kb_grid_flat(&k, (n + per_group - 1) / per_group, l->maxdim);
     return emit(l, &k, idx);
 }
 
@@ -775,6 +779,14 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
                 WSD_TRY(opnd_f32(l, &k, "res", l->gemm_res[idx], r0 * Nout * 4, nr * Nout * 4));
             else
                 kb_stub(&k, "res");
+        }
+        if (!v->ref) {
+            /* vec4 tiles with 16-byte global accesses (f32 bindings as vec4
+             * arrays) wherever sizes and offsets allow */
+            uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+            k.vec4 = v->vec4 && K % 4 == 0 && Nout % 4 == 0 && kper % 4 == 0 && v->bk % 4 == 0 &&
+                     (v->bm * v->bk / nt) % 4 == 0 && (v->bn * v->bk / nt) % 4 == 0 && kb_vec4_ok(&k);
+            kb_const_b(&k, "VIEW4", k.vec4);
         }
         kb_u32(&k, "m", (uint32_t)nr);
         kb_u32(&k, "n", (uint32_t)Nout);

@@ -9,6 +9,12 @@
 //         DBUF (two tile copies, one barrier per k-step; see the tiles)
 //         RES (add operand res, a residual laid out as y; with SPLIT the
 //         reduction adds it instead)
+//         VIEW4 (f32 bindings are vec4 arrays, kb_vec4; VEC4 tiles, k and n
+//         multiples of 4): tile loads take 4 consecutive k at once (one
+//         16-byte x load, one 8-byte f16 weight load) and the epilogue
+//         reads and writes whole vec4s. Reading or writing single floats
+//         of a vec4 binding instead made some of these GEMMs 10x slower on
+//         an H100 (GEGLU, the VAE's projections), so this path has none.
 // params: m, n, k, kper, pstride
 // grid: (ceil(n / BN), ceil(m / BM), nsplit), or ceil(n / (BN/2)) with GEGLU
 const NTX: u32 = BN / TN;
@@ -71,6 +77,33 @@ fn load_b(e: u32, k0: u32, n0: u32, kend: u32) -> f32 {
   return 0.0;
 }
 
+fn erf_approx4(x: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(erf_approx(x.x), erf_approx(x.y), erf_approx(x.z), erf_approx(x.w));
+}
+
+// VIEW4: quad q of the x tile is row q / BK4, k from k0 + (q % BK4) * 4
+const BK4: u32 = BK / 4u;
+fn load_a4(q: u32, k0: u32, m0: u32, kend: u32) -> vec4<f32> {
+  let r = q / BK4;
+  let row = m0 + r;
+  let k = k0 + (q - r * BK4) * 4u;
+  if (row < P.m && k < kend) { return ld4_x(row * P.k + k); }
+  return vec4<f32>(0.0);
+}
+fn load_b4(q: u32, k0: u32, n0: u32, kend: u32) -> vec4<f32> {
+  let c = q / BK4;
+  var col = n0 + c;
+  var wrow = col;
+  if (GEGLU) {
+    let half = c / (BN / 2u);
+    col = n0 + c - half * (BN / 2u);
+    wrow = col + half * P.n;
+  }
+  let k = k0 + (q - c * BK4) * 4u;
+  if (col < P.n && k < kend) { return ld4_w(wrow * P.k + k); }
+  return vec4<f32>(0.0);
+}
+
 // erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), as geglu.wgsl
 fn erf_approx(x: f32) -> f32 {
   let z = abs(x);
@@ -99,13 +132,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var i = 0u; i < 16u; i++) { acc4[i] = vec4<f32>(0.0); }
   // Software pipelining: the next k-step's global loads go to registers
   // before the current step's arithmetic.
+//#if VIEW4
+  var ra4: array<vec4<f32>, NA / 4u>;
+  var rb4: array<vec4<f32>, NB / 4u>;
+  for (var t = 0u; t < NA / 4u; t++) { ra4[t] = load_a4(li + t * NT, kbeg, m0, kend); }
+  for (var t = 0u; t < NB / 4u; t++) { rb4[t] = load_b4(li + t * NT, kbeg, n0, kend); }
+//#else
   var ra: array<f32, NA>;
   var rb: array<f32, NB>;
   for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, kend); }
   for (var t = 0u; t < NB; t++) { rb[t] = load_b(li + t * NT, kbeg, n0, kend); }
+//#endif
   var ao = 0u; // the tile copies this k-step uses (DBUF)
   var bo = 0u;
   for (var k0 = kbeg; k0 < kend; k0 += BK) {
+//#if VIEW4
+    for (var t = 0u; t < NA / 4u; t++) {
+      let q = li + t * NT;
+      let r = q / BK4;
+      let kk = (q - r * BK4) * 4u;
+      for (var j = 0u; j < 4u; j++) {
+        let o = (kk + j) * ASTR + r;
+        As[ao + (o >> 2u)][o & 3u] = ra4[t][j];
+      }
+    }
+    for (var t = 0u; t < NB / 4u; t++) {
+      let q = li + t * NT;
+      let c = q / BK4;
+      let kk = (q - c * BK4) * 4u;
+      for (var j = 0u; j < 4u; j++) {
+        let o = (kk + j) * BSTR + c;
+        Bs[bo + (o >> 2u)][o & 3u] = rb4[t][j];
+      }
+    }
+//#else
     for (var t = 0u; t < NA; t++) {
       let e = li + t * NT;
       let r = e / BK;
@@ -118,10 +178,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let kk = e - c * BK;
       Bs[bo + ((kk * BSTR + c) >> 2u)][(kk * BSTR + c) & 3u] = rb[t];
     }
+//#endif
     workgroupBarrier();
     if (k0 + BK < kend) {
+//#if VIEW4
+      for (var t = 0u; t < NA / 4u; t++) { ra4[t] = load_a4(li + t * NT, k0 + BK, m0, kend); }
+      for (var t = 0u; t < NB / 4u; t++) { rb4[t] = load_b4(li + t * NT, k0 + BK, n0, kend); }
+//#else
       for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, k0 + BK, m0, kend); }
       for (var t = 0u; t < NB; t++) { rb[t] = load_b(li + t * NT, k0 + BK, n0, kend); }
+//#endif
     }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
@@ -154,6 +220,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       workgroupBarrier();
     }
   }
+//#if VIEW4
+  // f32 bindings are vec4 arrays (kb_vec4; VEC4 tiles, n % 4 == 0): the
+  // thread's columns n0 + h * (BN/2) + tx*4 + 0..3 are whole vec4s, read
+  // and written as such (the same arithmetic per component as below).
+  let c0 = n0 + tx * 4u;
+  if (GEGLU) {
+    for (var i = 0u; i < TM; i++) {
+      let row = m0 + row_of(ty, i);
+      if (row >= P.m || c0 >= P.n) { continue; }
+      let a = acc4[i * 2u] + ld4_bias(c0);
+      let g = acc4[i * 2u + 1u] + ld4_bias(P.n + c0);
+      st4_y(row * P.n + c0, a * (0.5 * g * (1.0 + erf_approx4(g * 0.70710678118654752))));
+    }
+    return;
+  }
+  if (RES && !SPLIT) {
+    for (var i = 0u; i < TM; i++) {
+      let row = m0 + row_of(ty, i);
+      for (var h = 0u; h < 2u; h++) {
+        let col = c0 + h * (BN / 2u);
+        if (row < P.m && col < P.n) { acc4[i * 2u + h] += ld4_res(row * P.n + col); }
+      }
+    }
+  }
+  for (var i = 0u; i < TM; i++) {
+    let row = m0 + row_of(ty, i);
+    if (row >= P.m) { continue; }
+    for (var h = 0u; h < 2u; h++) {
+      let col = c0 + h * (BN / 2u);
+      if (col < P.n) {
+        if (SPLIT) {
+          st4_part(wid.z * P.pstride + row * P.n + col, acc4[i * 2u + h]);
+        } else {
+          st4_y(row * P.n + col, acc4[i * 2u + h] + ld4_bias(col));
+        }
+      }
+    }
+  }
+//#else
   if (GEGLU) {
     for (var i = 0u; i < TM; i++) {
       let row = m0 + row_of(ty, i);
@@ -209,4 +314,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
   }
+//#endif
 }
