@@ -40,7 +40,7 @@ static void check_prog(const char *what, const wgl_prog *p, const gpu_caps *caps
         s.arena += p->chunk_size[c];
         if (p->chunk_size[c] > s.max_buffer) s.max_buffer = p->chunk_size[c];
     }
-    int bad_align = 0, bad_range = 0;
+    int bad_align = 0, bad_range = 0, aliased = 0;
     for (int i = 0; i < p->n_cmds; i++) {
         const wgl_cmd *c = &p->cmds[i];
         if (c->kind != WGL_CMD_DISPATCH) continue;
@@ -54,6 +54,15 @@ static void check_prog(const char *what, const wgl_prog *p, const gpu_caps *caps
             if (b->space == WGL_ARENA && (b->index >= (uint32_t)p->n_chunks || b->offset + b->size > p->chunk_size[b->index]))
                 bad_range++;
         }
+        /* WebGPU forbids overlapping writable bindings of one buffer in a dispatch */
+        for (int a = 0; a < c->n_bind; a++)
+            for (int b = a + 1; b < c->n_bind; b++) {
+                const wgl_bind *x = &c->bind[a], *y = &c->bind[b];
+                int writable = x->space == WGL_ARENA || x->space == WGL_SCRATCH;
+                if (writable && x->space == y->space && x->index == y->index && x->offset < y->offset + y->size &&
+                    y->offset < x->offset + x->size)
+                    aliased++;
+            }
         if (storage > s.max_storage_bindings) s.max_storage_bindings = storage;
         for (int d = 0; d < 3; d++)
             if (c->grid[d] > s.max_grid) s.max_grid = c->grid[d];
@@ -72,6 +81,7 @@ static void check_prog(const char *what, const wgl_prog *p, const gpu_caps *caps
            s.max_storage_bindings);
     CHECKF(bad_align == 0, "%s: %d bindings not aligned to %u", what, bad_align, caps->min_storage_align);
     CHECKF(bad_range == 0, "%s: %d arena bindings outside their buffer", what, bad_range);
+    CHECKF(aliased == 0, "%s: %d pairs of overlapping writable bindings", what, aliased);
     CHECKF(p->max_binding_seen == s.max_binding, "%s: max_binding_seen disagrees", what);
     /* workgroup memory of every pipeline within 16 KiB: checked by the
      * variant tables (gemm/attn fits); invocation counts likewise */
@@ -121,6 +131,9 @@ static void lower_one_ex(const char *what, wg_graph *g, const gpu_caps *caps, in
     CHECKF(st == WSD_OK, "%s: %s", label, err.msg);
     if (st != WSD_OK) return;
     check_prog(label, &p, caps);
+    int views = 0;
+    for (int i = 0; i < p.n_pipes; i++) views += strstr(p.pipes[i].wgsl, "VIEW4: bool = true") != NULL;
+    if (views) printf("%s: %d pipelines with vec4 views\n", label, views);
     CHECKF(wm.largest_part <= 128 * MIB, "%s: a weight binding of %llu bytes", label,
            (unsigned long long)wm.largest_part);
     if (n1) *n1 = count_kernel(&p, k1);
@@ -244,6 +257,23 @@ int main(void)
             lower_one_ex("SD 1.5 VAE decoder, 512x512, Winograd", g, &caps, f16, "w128n128k8v", "wino:", &nw, "", NULL);
             CHECKF(nw > 0, "VAE decoder Winograd lowering: no Winograd dispatch");
         }
+        wg_free(g);
+
+        /* vec4 tiles (16-byte loads and stores through vec4 bindings, kept
+         * apart from the plain ones) on every GEMM: within the limits, and no
+         * overlapping writable bindings */
+        g = wg_new(NULL, NULL);
+        unet_build(g, &uc, 2, 64, 64, 77, &bo);
+        if (!wg_failed(g)) {
+            int nv = 0;
+            lower_one_ex("SD 1.5 UNet, batch 2, 64x64, vec4 tiles", g, &caps, f16, "m128n128k8v", "conv:m128n128k8v",
+                         &nv, "", NULL);
+            CHECKF(nv > 0, "UNet vec4 lowering: no vec4 conv");
+        }
+        wg_free(g);
+        g = wg_new(NULL, NULL);
+        vae_decoder_build(g, &vc, 1, 64, 64, &bo);
+        if (!wg_failed(g)) lower_one_ex("SD 1.5 VAE decoder, 512x512, vec4 tiles", g, &caps, f16, "m128n128k8v", "", NULL, "", NULL);
         wg_free(g);
 
         g = wg_new(NULL, NULL);

@@ -88,12 +88,21 @@ void kb_grid(kb *k, uint32_t x, uint32_t y, uint32_t z)
     k->grid[2] = z;
 }
 
+void kb_scalar(kb *k, const char *name)
+{
+    for (int i = 0; i < k->n_op && i < KB_MAX_OPND; i++)
+        if (!strcmp(k->op[i].name, name)) k->op[i].scalar = 1;
+}
+
 int kb_vec4_ok(const kb *k)
 {
-    for (int i = 0; i < k->n_op; i++)
-        if (k->op[i].type == WGL_F32 && (k->op[i].off % 16 || k->op[i].size % 16)) return 0;
+    for (int i = 0; i < k->n_op && i < KB_MAX_OPND; i++)
+        if (k->op[i].type == WGL_F32 && !k->op[i].scalar && (k->op[i].off % 16 || k->op[i].size % 16)) return 0;
     return 1;
 }
+
+/* the operand is declared through a vec4<f32> binding */
+static int viewed(const kb *k, const kb_opnd *o) { return k->vec4 && o->type == WGL_F32 && !o->scalar; }
 
 void kb_grid_flat(kb *k, uint64_t groups, uint32_t max_per_dim)
 {
@@ -161,6 +170,7 @@ typedef struct cluster {
     uint64_t start, end; /* window [start, end) bytes */
     int members[KB_MAX_OPND];
     int n;
+    int view; /* vec4<f32> elements (see viewed) */
 } cluster;
 
 static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
@@ -220,6 +230,20 @@ static const char *add_body(sbuf *t, const kb *k, const char *body)
     return depth ? "//#if without //#endif" : NULL;
 }
 
+/* A plain and a vec4 view of one buffer get separate bindings, which must
+ * not overlap where they are writable (WebGPU forbids aliasing writable
+ * bindings): does the window [start, end) for operand o overlap a binding
+ * of the other view? (Plain operands sort first, so their bindings exist.) */
+static int crosses_view(const kb *k, const cluster *cl, int n_cl, uint64_t start, uint64_t end, const kb_opnd *o)
+{
+    if (o->space != WGL_ARENA && o->space != WGL_SCRATCH) return 0;
+    for (int b = 0; b < n_cl; b++)
+        if (cl[b].space == o->space && cl[b].index == o->index && cl[b].type == o->type && cl[b].view != viewed(k, o) &&
+            start < cl[b].end && end > cl[b].start)
+            return 1;
+    return 0;
+}
+
 wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *err)
 {
     if (k->n_op > KB_MAX_OPND || k->np >= KB_MAX_PARAMS)
@@ -239,7 +263,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
     int order[KB_MAX_OPND], n_real = 0;
     for (int i = 0; i < k->n_op; i++)
         if (k->op[i].type >= 0) order[n_real++] = i;
-    /* insertion sort by (space, index, type, off) */
+    /* insertion sort by (space, index, type, view, off) */
     for (int a = 1; a < n_real; a++) {
         int v = order[a], b = a - 1;
         while (b >= 0) {
@@ -247,6 +271,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
             int c = cmp_u64(x->space, y->space);
             if (!c) c = cmp_u64(x->index, y->index);
             if (!c) c = cmp_u64((uint64_t)x->type, (uint64_t)y->type);
+            if (!c) c = cmp_u64((uint64_t)viewed(k, x), (uint64_t)viewed(k, y));
             if (!c) c = cmp_u64(x->off, y->off);
             if (c <= 0) break;
             order[b + 1] = order[b];
@@ -260,10 +285,10 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
         const kb_opnd *o = &k->op[order[a]];
         uint64_t oend = o->off + o->size;
         cluster *c = n_cl ? &cl[n_cl - 1] : NULL;
-        if (c && c->space == o->space && c->index == o->index && c->type == o->type) {
+        if (c && c->space == o->space && c->index == o->index && c->type == o->type && c->view == viewed(k, o)) {
             uint64_t ne = oend > c->end ? oend : c->end;
             int overlap = o->off < c->end;
-            if (overlap || ne - c->start <= maxb) {
+            if (overlap || (ne - c->start <= maxb && !crosses_view(k, cl, n_cl, c->start, ne, o))) {
                 if (ne - c->start > maxb)
                     return wsd_fail(err, WSD_ERR_UNSUPPORTED,
                                     "webgpu: kernel %s (node %d): overlapping operands span %llu bytes, more than the "
@@ -274,10 +299,15 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
                 continue;
             }
         }
+        if (crosses_view(k, cl, n_cl, o->off / align * align, oend, o))
+            return wsd_fail(err, WSD_ERR_INTERNAL,
+                            "webgpu: kernel %s (node %d): operand %s's binding would overlap one of another view",
+                            k->kernel, node, o->name);
         c = &cl[n_cl++];
         c->space = o->space;
         c->index = o->index;
         c->type = o->type;
+        c->view = viewed(k, o);
         c->start = o->off / align * align;
         c->end = oend;
         c->n = 0;
@@ -304,7 +334,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
                 return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: operand %s of %s is not element-aligned", k->op[i].name,
                                 k->kernel);
             eoff[i] = (uint32_t)(rel / (uint64_t)elem_size(k->op[i].type));
-            if (k->vec4 && k->op[i].type == WGL_F32 && (eoff[i] % 4 || k->op[i].size % 16))
+            if (viewed(k, &k->op[i]) && (eoff[i] % 4 || k->op[i].size % 16))
                 return wsd_fail(err, WSD_ERR_INTERNAL, "webgpu: operand %s of %s is not 16-byte aligned (vec4 view)",
                                 k->op[i].name, k->kernel);
             bind_of[i] = c;
@@ -338,7 +368,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
     }
     for (int c = 0; c < n_cl; c++) {
         int ro = cl[c].space == WGL_WEIGHT || cl[c].space == WGL_CONST;
-        const char *ty = cl[c].type == WGL_F32 ? (k->vec4 ? "vec4<f32>" : "f32") : cl[c].type == WGL_I32 ? "i32" : "u32";
+        const char *ty = cl[c].type == WGL_F32 ? (cl[c].view ? "vec4<f32>" : "f32") : cl[c].type == WGL_I32 ? "i32" : "u32";
         sb_add(&t, "@group(0) @binding(%d) var<storage, %s> b%d: array<%s>;\n", c, ro ? "read" : "read_write", c, ty);
     }
     sb_add(&t, "@group(0) @binding(%d) var<uniform> P: Params;\n", n_cl);
@@ -356,7 +386,7 @@ wsd_status kb_emit(kb *k, wgl_prog *p, const gpu_caps *caps, int node, wsd_err *
         }
         int b = bind_of[i];
         int writable = o->space == WGL_ARENA || o->space == WGL_SCRATCH;
-        if (o->type == WGL_F32 && k->vec4) {
+        if (viewed(k, o)) {
             sb_add(&t, "fn ld_%s(i: u32) -> f32 { let j = P.o_%s + i; return b%d[j >> 2u][j & 3u]; }\n", nm, nm, b);
             sb_add(&t, "fn ld4_%s(i: u32) -> vec4<f32> { return b%d[(P.o_%s + i) >> 2u]; }\n", nm, b, nm);
             if (writable) {

@@ -26,8 +26,11 @@
  * multiple of 4): 4 values per load instruction and one bounds clamp.
  * ld_x/st_x still work (one component of a vec4) but are best avoided in
  * hot code: on an H100 a GEMM epilogue storing single components of a
- * vec4 binding ran 10x slower. Every f32 operand must start and end on a
- * 16-byte boundary; kb_vec4_ok says whether offsets and sizes allow it.
+ * vec4 binding ran 10x slower. Operands a kernel reads one float at a
+ * time (a convolution's im2col input) can stay plain with kb_scalar: they
+ * then get bindings of their own. Every other f32 operand must start and
+ * end on a 16-byte boundary; kb_vec4_ok says whether offsets and sizes
+ * allow it.
  *
  * Operands in the same buffer share one binding when they fit in one
  * (alignment and max-binding permitting); overlapping operands must.
@@ -52,6 +55,7 @@ typedef struct kb_opnd {
     uint32_t index;
     uint64_t off, size; /* bytes */
     int type;           /* WGL_F32, WGL_I32, WGL_F16P; -1 = stub */
+    int scalar;         /* stays a plain f32 array when k->vec4 is set (kb_scalar) */
 } kb_opnd;
 
 typedef struct kb {
@@ -86,8 +90,10 @@ void kb_stub(kb *k, const char *name);
  * the per-dimension limit); the kernel computes its flat id with wg_flat(). */
 void kb_grid_flat(kb *k, uint64_t groups, uint32_t max_per_dim);
 void kb_grid(kb *k, uint32_t x, uint32_t y, uint32_t z);
-/* 1 when every f32 operand added so far starts and ends on a 16-byte
- * boundary (what kb_vec4 needs); stubs and f16/i32 operands do not count. */
+/* Keeps operand `name` (already added) a plain f32 array under k->vec4. */
+void kb_scalar(kb *k, const char *name);
+/* 1 when every f32 operand added so far, other than kb_scalar ones, starts
+ * and ends on a 16-byte boundary (what k->vec4 needs). */
 int kb_vec4_ok(const kb *k);
 
 /* The kernel text as kb_emit uses it: the //#if blocks resolved by k's

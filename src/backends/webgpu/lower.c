@@ -661,6 +661,19 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                     else
                         kb_stub(&k, "res");
                 }
+                if (!v->ref && !v->patch) {
+                    /* 16-byte weight loads and a vec4 epilogue (VIEW4) where sizes
+                     * and offsets allow; the im2col input, the norm coefficients
+                     * and the bias are read one float at a time: plain bindings */
+                    uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+                    kb_scalar(&k, "x");
+                    kb_scalar(&k, "gn");
+                    kb_scalar(&k, "bias");
+                    k.vec4 = v->vec4 && whole && (Ho * Wo) % 4 == 0 && (Ci * kh * kw) % 4 == 0 && (nci * kh * kw) % 4 == 0 &&
+                             (ci0 * kh * kw) % 4 == 0 && kper % 4 == 0 && v->bk % 4 == 0 &&
+                             (v->bm * v->bk / nt) % 4 == 0 && kb_vec4_ok(&k);
+                    kb_const_b(&k, "VIEW4", k.vec4);
+                }
                 if (v->ref) kb_u32(&k, "n", (uint32_t)(nbatch * nco * Ho * Wo));
                 kb_u32(&k, "ci", (uint32_t)nci);
                 kb_u32(&k, "h", (uint32_t)H);

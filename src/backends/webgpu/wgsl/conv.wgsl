@@ -19,6 +19,10 @@
 //         wstride (weights per output channel), wk0, co0, nsplit, kper,
 //         pstride, sw
 // DBUF (two tile copies, one barrier per k-step) is explained at the tiles.
+// VIEW4 (VEC4 tiles; y, res, part and f32 weights through vec4 bindings,
+// kb_vec4, x and the norm coefficients plain): weight-tile loads take 4
+// consecutive k at once and the epilogue reads and writes whole vec4s of 4
+// pixels (ho*wo, the batch strides and the weight offsets multiples of 4).
 // RES: add operand res (a residual laid out as y) where the bias is added;
 // with SPLIT the reduction adds it instead.
 // grid: (ceil(ho*wo / BN), ceil(co / BM), batch * nsplit)
@@ -65,6 +69,16 @@ fn load_a(e: u32, k0: u32, m0: u32, K: u32) -> f32 {
   let k = k0 + kk;
   if (co < P.co && k < K) { return ld_w((P.co0 + co) * P.wstride + P.wk0 + k); }
   return 0.0;
+}
+
+// VIEW4: quad q of the weight tile is row q / BK4, k from k0 + (q % BK4) * 4
+const BK4: u32 = BK / 4u;
+fn load_a4(q: u32, k0: u32, m0: u32, K: u32) -> vec4<f32> {
+  let m = q / BK4;
+  let co = m0 + m;
+  let k = k0 + (q - m * BK4) * 4u;
+  if (co < P.co && k < K) { return ld4_w((P.co0 + co) * P.wstride + P.wk0 + k); }
+  return vec4<f32>(0.0);
 }
 
 // One element of the im2col tile: row k0 + kk, this thread's pixel p, as
@@ -148,26 +162,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let ix0 = i32(ox * STRIDE) - P.pad_l;
   // Software pipelining: the next k-step's global loads are issued into
   // registers (ra, rb) before the current step's arithmetic.
+//#if VIEW4
+  var ra4: array<vec4<f32>, NA / 4u>;
+  for (var t = 0u; t < NA / 4u; t++) { ra4[t] = load_a4(li + t * NT, kbeg, m0, K); }
+//#else
   var ra: array<f32, NA>;
-  var rb: array<vec3<f32>, NB>;
   for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, K); }
+//#endif
+  var rb: array<vec3<f32>, NB>;
   for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, kbeg, K, pv, p, iy0, ix0, xb, hw, b); }
   var ao = 0u; // the tile copies this k-step uses (DBUF)
   var bo = 0u;
   for (var k0 = kbeg; k0 < K; k0 += BK) {
+//#if VIEW4
+    for (var t = 0u; t < NA / 4u; t++) {
+      let q = li + t * NT;
+      let m = q / BK4;
+      let kk = (q - m * BK4) * 4u;
+      for (var j = 0u; j < 4u; j++) {
+        let o = (kk + j) * ASTR + m;
+        As[ao + (o >> 2u)][o & 3u] = ra4[t][j];
+      }
+    }
+//#else
     for (var t = 0u; t < NA; t++) {
       let e = li + t * NT;
       let m = e / BK;
       let kk = e - m * BK;
       As[ao + ((kk * ASTR + m) >> 2u)][(kk * ASTR + m) & 3u] = ra[t];
     }
+//#endif
     for (var t = 0u; t < NB; t++) {
       let kk = bk0 + t * BKS;
       Bs[bo + ((kk * BSTR + bn) >> 2u)][(kk * BSTR + bn) & 3u] = norm_b(rb[t]);
     }
     workgroupBarrier();
     if (k0 + BK < K) {
+//#if VIEW4
+      for (var t = 0u; t < NA / 4u; t++) { ra4[t] = load_a4(li + t * NT, k0 + BK, m0, K); }
+//#else
       for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, k0 + BK, m0, K); }
+//#endif
       for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, k0 + BK, K, pv, p, iy0, ix0, xb, hw, b); }
     }
     if (VEC4) {
@@ -202,6 +237,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   let yb = b * P.ybs;
+//#if VIEW4
+  // the thread's pixels n0 + h * (BN/2) + tx*4 + 0..3: whole vec4s (npix % 4 == 0)
+  let p0 = n0 + tx * 4u;
+  if (RES && !SPLIT && !ACC) {
+    for (var i = 0u; i < TM; i++) {
+      let co = m0 + row_of(ty, i);
+      for (var h = 0u; h < 2u; h++) {
+        let p = p0 + h * (BN / 2u);
+        if (co < P.co && p < npix) { acc4[i * 2u + h] += ld4_res(yb + co * npix + p); }
+      }
+    }
+  }
+  for (var i = 0u; i < TM; i++) {
+    let co = m0 + row_of(ty, i);
+    if (co >= P.co) { continue; }
+    var bias = 0.0;
+    if (!ACC && !SPLIT) { bias = ld_bias(P.co0 + co); }
+    for (var h = 0u; h < 2u; h++) {
+      let p = p0 + h * (BN / 2u);
+      if (p < npix) {
+        let o = yb + co * npix + p;
+        if (SPLIT) {
+          st4_part(sidx * P.pstride + o, acc4[i * 2u + h]);
+        } else if (ACC) {
+          st4_y(o, ld4_y(o) + acc4[i * 2u + h]);
+        } else {
+          st4_y(o, acc4[i * 2u + h] + bias);
+        }
+      }
+    }
+  }
+//#else
   if (RES && !SPLIT && !ACC) {
     // every residual value first: loaded in between the stores to y (which
     // may alias them) each load would wait for the previous store
@@ -241,4 +308,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
   }
+//#endif
 }
