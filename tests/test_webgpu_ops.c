@@ -179,6 +179,14 @@ static int b_gn_conv_res4(wg_graph *g)
     int n = wg_group_norm(g, x, ga, be, 4, 1e-6f, 1);
     return wg_add(g, wg_conv2d(g, n, wg_weight(g, "w", S(12, 8, 3, 3)), wg_weight(g, "b", S(12)), 1, 1, 1, 1, 1), r);
 }
+/* a 1x1 conv through a folded norm (no SiLU), pixels in quads of 4 */
+static int b_gn_conv1_4(wg_graph *g)
+{
+    int x = wg_input(g, "in0", WSD_DT_F32, S(2, 8, 4, 8));
+    int ga = wg_weight(g, "gamma", S(8)), be = wg_weight(g, "beta", S(8));
+    int n = wg_group_norm(g, x, ga, be, 2, 1e-6f, 0);
+    return wg_conv2d(g, n, wg_weight(g, "w", S(12, 8, 1, 1)), wg_weight(g, "b", S(12)), 1, 0, 0, 0, 0);
+}
 static int b_conv_shortcut(wg_graph *g) /* a ResNet's end: conv3x3(x) + conv1x1(x), the later GEMM adds */
 {
     int x = wg_input(g, "in0", WSD_DT_F32, S(2, 5, 9, 7));
@@ -452,6 +460,7 @@ static const tcase cases[] = {
     {"linear 2 rows, no bias, + residual", b_linear_rows2_res, "gemm"},
     {"conv2d 3x3 + residual", b_conv_res, "gemm"},
     {"group_norm+silu -> conv2d 3x3 + residual, 8x8", b_gn_conv_res4, "gemm"},
+    {"group_norm -> conv2d 1x1, 4x8", b_gn_conv1_4, "gemm"},
     {"conv2d 3x3 + conv2d 1x1 shortcut", b_conv_shortcut, "gemm"},
     {"group_norm+silu -> conv2d 3x3", b_gn_conv, "gemm"},
     {"group_norm+silu -> conv2d 3x3, input reused", b_gn_conv_reuse, "gemm"},

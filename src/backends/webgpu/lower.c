@@ -666,13 +666,21 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                      * and offsets allow; the im2col input, the norm coefficients
                      * and the bias are read one float at a time: plain bindings */
                     uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
-                    kb_scalar(&k, "x");
+                    int view = v->vec4 && whole && (Ho * Wo) % 4 == 0 && (Ci * kh * kw) % 4 == 0 &&
+                               (nci * kh * kw) % 4 == 0 && (ci0 * kh * kw) % 4 == 0 && kper % 4 == 0 && v->bk % 4 == 0 &&
+                               (v->bm * v->bk / nt) % 4 == 0;
+                    /* QUAD: the im2col tile in quads of 4 pixels of a row, x through a vec4 view too */
+                    int quad = view && stride == 1 && !up2 && Wo % 4 == 0 && Wd % 4 == 0 && Wo == Wd &&
+                               nt % (v->bn / 4) == 0 && (v->bk * v->bn / 4) % nt == 0;
                     kb_scalar(&k, "gn");
                     kb_scalar(&k, "bias");
-                    k.vec4 = v->vec4 && whole && (Ho * Wo) % 4 == 0 && (Ci * kh * kw) % 4 == 0 && (nci * kh * kw) % 4 == 0 &&
-                             (ci0 * kh * kw) % 4 == 0 && kper % 4 == 0 && v->bk % 4 == 0 &&
-                             (v->bm * v->bk / nt) % 4 == 0 && kb_vec4_ok(&k);
+                    if (!quad || !kb_vec4_ok(&k)) {
+                        quad = 0;
+                        kb_scalar(&k, "x");
+                    }
+                    k.vec4 = view && kb_vec4_ok(&k);
                     kb_const_b(&k, "VIEW4", k.vec4);
+                    kb_const_b(&k, "QUAD", k.vec4 && quad);
                 }
                 if (v->ref) kb_u32(&k, "n", (uint32_t)(nbatch * nco * Ho * Wo));
                 kb_u32(&k, "ci", (uint32_t)nci);

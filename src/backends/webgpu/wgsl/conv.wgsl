@@ -19,6 +19,11 @@
 //         wstride (weights per output channel), wk0, co0, nsplit, kper,
 //         pstride, sw
 // DBUF (two tile copies, one barrier per k-step) is explained at the tiles.
+// QUAD (with VIEW4; stride 1, no upsampling, wo % 4 == 0, x through a vec4
+// binding too): the im2col tile is loaded as quads of 4 neighbouring pixels
+// of one row, from the one or two aligned vec4s of x that hold them (w % 4
+// == 0, so a vec4 lies wholly inside or outside a row), and stored as one
+// vec4; k's (ci, ky, kx) and the norm coefficients once per quad.
 // VIEW4 (VEC4 tiles; y, res, part and f32 weights through vec4 bindings,
 // kb_vec4, x and the norm coefficients plain): weight-tile loads take 4
 // consecutive k at once and the epilogue reads and writes whole vec4s of 4
@@ -33,6 +38,8 @@ const KK: u32 = KH * KW;
 const BKS: u32 = NT / BN; // NT is a multiple of BN (variants.c)
 const NA: u32 = BM * BK / NT; // weight-tile elements per thread
 const NB: u32 = BK * BN / NT; // im2col-tile elements per thread
+const QKS: u32 = NT / (BN / 4u); // QUAD: rows between a thread's quads
+const NQ: u32 = (BK * BN / 4u + NT - 1u) / NT; // QUAD: quads per thread (exact where QUAD is used)
 
 // Tiles as vec4 so the VEC4 inner loop reads 4 values per load. VEC4
 // (TM = TN = 8): the thread's rows are ty*4 + 0..3 and BM/2 + ty*4 + 0..3
@@ -119,6 +126,53 @@ fn load_b(kk: u32, k0: u32, K: u32, pv: bool, p: u32, iy0: i32, ix0: i32, xb: u3
   return v;
 }
 
+// QUAD: the 4 im2col values of row k0 + kk at pixels (oy, ox0 .. ox0 + 3)
+// as raw x, and the norm coefficients (scale, shift), zero where padding.
+struct Quad { x: vec4<f32>, valid: vec4<f32>, coef: vec2<f32> }
+fn load_q(kk: u32, k0: u32, K: u32, pv: bool, oy: u32, ox0: u32, xb: u32, hw: u32, b: u32) -> Quad {
+  var q: Quad;
+  q.x = vec4<f32>(0.0);
+  q.valid = vec4<f32>(0.0);
+  q.coef = vec2<f32>(0.0);
+  let k = k0 + kk;
+  if (!pv || k >= K) { return q; }
+  let ci = k / KK;
+  let r = k - ci * KK;
+  let ky = r / KW;
+  let kx = r - ky * KW;
+  let iy = i32(oy + ky) - P.pad_t;
+  if (iy < 0 || iy >= i32(P.h)) { return q; }
+  let ix = i32(ox0 + kx) - P.pad_l; // first of the 4 columns
+  let a = ix & ~3;                   // aligned vec4 holding it (floor, also when ix < 0)
+  let sh = u32(ix - a);              // 0..3
+  let row = xb + ci * hw + u32(iy) * P.w;
+  var v0 = vec4<f32>(0.0);
+  var v1 = vec4<f32>(0.0);
+  var m0 = 0.0;
+  var m1 = 0.0;
+  if (a >= 0 && a < i32(P.w)) { v0 = ld4_x(row + u32(a)); m0 = 1.0; }
+  if (sh > 0u && a + 4 >= 0 && a + 4 < i32(P.w)) { v1 = ld4_x(row + u32(a + 4)); m1 = 1.0; }
+  let w0 = vec4<f32>(m0);
+  let w1 = vec4<f32>(m1);
+  q.x = select(select(select(v0, vec4<f32>(v0.yzw, v1.x), sh == 1u), vec4<f32>(v0.zw, v1.xy), sh == 2u),
+               vec4<f32>(v0.w, v1.xyz), sh == 3u);
+  q.valid = select(select(select(w0, vec4<f32>(w0.yzw, w1.x), sh == 1u), vec4<f32>(w0.zw, w1.xy), sh == 2u),
+                   vec4<f32>(w0.w, w1.xyz), sh == 3u);
+  if (NORM) {
+    let g = (b * P.ci + ci) * 2u;
+    q.coef = vec2<f32>(ld_gn(g), ld_gn(g + 1u));
+  }
+  return q;
+}
+
+fn norm_q(q: Quad) -> vec4<f32> {
+  if (!NORM) { return q.x; }
+  // padding stays 0 as in norm_b: (0 * 0 + 0), SiLU(0) = 0
+  let u = select(vec4<f32>(0.0), q.x * q.coef.x + q.coef.y, q.valid != vec4<f32>(0.0));
+  if (NSILU) { return u / (1.0 + exp(-u)); }
+  return u;
+}
+
 fn norm_b(v: vec3<f32>) -> f32 {
   if (!NORM) { return v.x; }
   let u = v.x * v.y + v.z;
@@ -169,8 +223,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var ra: array<f32, NA>;
   for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, kbeg, m0, K); }
 //#endif
+//#if QUAD
+  // quads: this thread's quad column qc (pixels n0 + 4*qc ..), rows qk0, qk0 + QKS, ...
+  let qc = li % (BN / 4u);
+  let qk0 = li / (BN / 4u);
+  let qp = n0 + 4u * qc;
+  let qpv = qp < npix;
+  let qoy = qp / P.wo;
+  let qox = qp - qoy * P.wo;
+  var rq: array<Quad, NQ>;
+  for (var t = 0u; t < NQ; t++) { rq[t] = load_q(qk0 + t * QKS, kbeg, K, qpv, qoy, qox, xb, hw, b); }
+//#else
   var rb: array<vec3<f32>, NB>;
   for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, kbeg, K, pv, p, iy0, ix0, xb, hw, b); }
+//#endif
   var ao = 0u; // the tile copies this k-step uses (DBUF)
   var bo = 0u;
   for (var k0 = kbeg; k0 < K; k0 += BK) {
@@ -192,10 +258,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       As[ao + ((kk * ASTR + m) >> 2u)][(kk * ASTR + m) & 3u] = ra[t];
     }
 //#endif
+//#if QUAD
+    for (var t = 0u; t < NQ; t++) {
+      let kk = qk0 + t * QKS;
+      Bs[bo + (kk * BSTR) / 4u + qc] = norm_q(rq[t]);
+    }
+//#else
     for (var t = 0u; t < NB; t++) {
       let kk = bk0 + t * BKS;
       Bs[bo + ((kk * BSTR + bn) >> 2u)][(kk * BSTR + bn) & 3u] = norm_b(rb[t]);
     }
+//#endif
     workgroupBarrier();
     if (k0 + BK < K) {
 //#if VIEW4
@@ -203,7 +276,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#else
       for (var t = 0u; t < NA; t++) { ra[t] = load_a(li + t * NT, k0 + BK, m0, K); }
 //#endif
+//#if QUAD
+      for (var t = 0u; t < NQ; t++) { rq[t] = load_q(qk0 + t * QKS, k0 + BK, K, qpv, qoy, qox, xb, hw, b); }
+//#else
       for (var t = 0u; t < NB; t++) { rb[t] = load_b(bk0 + t * BKS, k0 + BK, K, pv, p, iy0, ix0, xb, hw, b); }
+//#endif
     }
     if (VEC4) {
       for (var kk = 0u; kk < BK; kk++) {
