@@ -666,7 +666,7 @@ static void check_step_program(const json_value *config, wsd_sampler sampler, co
             CHECKF(0, "step program %s step %d: %s", name, i, msg);
             break;
         }
-        wg_linprog_run(prog, state, r.ns, outs, B, noise, 1, 1, next, L);
+        wg_linprog_run(prog, state, r.ns, outs, B, noise, 1, next, L);
         float *t = state;
         state = next;
         next = t;

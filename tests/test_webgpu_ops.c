@@ -744,7 +744,7 @@ static void check_linprog(wsd_backend *cpu, wsd_backend *gpu)
     float ref[NS * L], nxt[NS * L];
     memcpy(ref, st0, sizeof ref);
     for (int r = 0; r < 3 && ok; r++) {
-        wg_linprog_run(prog[r], ref, NS, outv, 2, noise, 1, 1, nxt, L);
+        wg_linprog_run(prog[r], ref, NS, outv, 2, noise, 1, nxt, L);
         memcpy(ref, nxt, sizeof ref);
         char what[64];
         snprintf(what, sizeof what, "linprog cpu, run %d", r + 1);

@@ -617,15 +617,14 @@ int wg_linprog_check(const float *prog, int regs, char *msg, size_t cap)
 }
 
 void wg_linprog_run(const float *prog, const float *a, int ra, const float *b, int rb, const float *c, int rc,
-                    int scratch, float *y, int64_t L)
+                    float *y, int64_t L)
 {
     int nops = (int)prog[0];
     for (int64_t j = 0; j < L; j++) {
-        float r[WG_LINPROG_MAX_REGS] = {0};
+        float r[WG_LINPROG_MAX_REGS] = {0}; /* scratch registers start at zero */
         for (int i = 0; i < ra; i++) r[i] = a[i * L + j];
         for (int i = 0; i < rb; i++) r[ra + i] = b[i * L + j];
         for (int i = 0; i < rc; i++) r[ra + rb + i] = c[i * L + j];
-        (void)scratch; /* zeros already */
         for (int k = 0; k < nops; k++) {
             const float *op = prog + 1 + k * WG_LINPROG_OPW;
             int nt = (int)op[2];
@@ -681,7 +680,7 @@ wsd_status wg_linprog_node(const wg_graph *g, const wg_node *n, const float *pro
     char msg[160];
     if (wg_linprog_check(prog, ra + rb + rc + n->ip[0], msg, sizeof msg))
         return wsd_fail(err, WSD_ERR_INVALID_ARGUMENT, "%s", msg);
-    wg_linprog_run(prog, a, ra, b, rb, c, rc, n->ip[0], y, wg_numel(A) / ra);
+    wg_linprog_run(prog, a, ra, b, rb, c, rc, y, wg_numel(A) / ra);
     return WSD_OK;
 }
 

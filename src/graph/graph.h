@@ -210,9 +210,10 @@ int wg_reshape(wg_graph *g, int x, int ndim, const int64_t *shape);
 int wg_linprog(wg_graph *g, int prog, int a, int b, int c, int scratch);
 /* Checks a program against `regs` registers: 0 if valid, else -1 with a message. */
 int wg_linprog_check(const float *prog, int regs, char *msg, size_t cap);
-/* The reference: runs `prog` on rows of length L (b, c may be NULL when Rb, Rc are 0). */
+/* The reference: runs `prog` (checked) on rows of length L (b, c may be
+ * NULL when Rb, Rc are 0); scratch registers start at zero. */
 void wg_linprog_run(const float *prog, const float *a, int ra, const float *b, int rb, const float *c, int rc,
-                    int scratch, float *y, int64_t L);
+                    float *y, int64_t L);
 /* Host-memory backends (the CPU ones) share these: `ptr` gives tensor t's
  * storage in the exec `user`. wg_links_run_host copies every link's output
  * into its input (after a run); wg_copy_host checks and copies tensor src_t

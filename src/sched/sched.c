@@ -1061,30 +1061,23 @@ float sched_init_noise_sigma(const sched *s)
     return sqrtf(sq);
 }
 
-float sched_input_scale(const sched *s, int i)
-{
-    if (!is_sigma_input_scaled(s) || i < 0 || i >= s->n_calls) return 1.0f;
-    float sg = s->sigmas[i];
-    float d = sqrtf(sg * sg + 1.0f);
-    return (float)(1.0 / (double)d);
-}
-
 float sched_input_divisor(const sched *s, int i)
 {
     if (!is_sigma_input_scaled(s) || i < 0 || i >= s->n_calls) return 1.0f;
     float sg = s->sigmas[i];
-    return sqrtf(sg * sg + 1.0f);
+    return sqrtf(sg * sg + 1.0f); /* (sigma**2 + 1) ** 0.5 in float32, as torch */
 }
+
+float sched_input_scale(const sched *s, int i) { return (float)(1.0 / (double)sched_input_divisor(s, i)); }
 
 void sched_scale_model_input(const sched *s, int i, const float *x, float *out, size_t n)
 {
-    if (!is_sigma_input_scaled(s) || i < 0 || i >= s->n_calls) {
+    float d = sched_input_divisor(s, i);
+    if (d == 1.0f) { /* unscaled (x / 1 is x) */
         if (out != x) memmove(out, x, n * sizeof(float));
         return;
     }
-    float sg = s->sigmas[i];
-    float d = sqrtf(sg * sg + 1.0f); /* (sigma**2 + 1) ** 0.5 in float32, then x / d as torch */
-    for (size_t k = 0; k < n; k++) out[k] = x[k] / d;
+    for (size_t k = 0; k < n; k++) out[k] = x[k] / d; /* x / d as torch */
 }
 
 int sched_history_slots(const sched *s)

@@ -264,7 +264,7 @@ static wsd_status cpu_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int s
     return wg_copy_host(dst->g, dst_t, ptr(dst, dst_t), src->g, src_t, dst->be == src->be ? ptr(src, src_t) : NULL, err);
 }
 
-static wsd_status cpu_wait(wsd_exec *ex, int in_flight, wsd_err *err)
+wsd_status wsd_cpu_wait(wsd_exec *ex, int in_flight, wsd_err *err)
 {
     (void)ex;
     (void)in_flight;
@@ -283,7 +283,7 @@ static void cpu_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface cpu_iface = {
-    "cpu", cpu_compile, cpu_set_input, cpu_run, cpu_wait, cpu_copy_tensor, cpu_get_output, cpu_exec_free, cpu_destroy,
+    "cpu", cpu_compile, cpu_set_input, cpu_run, wsd_cpu_wait, cpu_copy_tensor, cpu_get_output, cpu_exec_free, cpu_destroy,
 };
 
 /* The fast backend (cpu_fast.c) unless WSD_CPU_REFERENCE is set to something other than 0. */

@@ -789,14 +789,6 @@ static wsd_status fast_copy_tensor(wsd_exec *dst, int dst_t, wsd_exec *src, int 
     return wg_copy_host(dst->g, dst_t, ptr(dst, dst_t), src->g, src_t, dst->be == src->be ? ptr(src, src_t) : NULL, err);
 }
 
-static wsd_status fast_wait(wsd_exec *ex, int in_flight, wsd_err *err)
-{
-    (void)ex;
-    (void)in_flight;
-    (void)err;
-    return WSD_OK; /* run is synchronous */
-}
-
 void wsd_cpu_exec_set_profile(wsd_exec *ex, wsd_cpu_profile *p)
 {
     ex->prof = p;
@@ -813,7 +805,7 @@ static void fast_destroy(wsd_backend *base)
 }
 
 static const wsd_backend_iface fast_iface = {
-    "cpu", fast_compile, fast_set_input, fast_run, fast_wait, fast_copy_tensor, fast_get_output, fast_exec_free, fast_destroy,
+    "cpu", fast_compile, fast_set_input, fast_run, wsd_cpu_wait, fast_copy_tensor, fast_get_output, fast_exec_free, fast_destroy,
 };
 
 wsd_status wsd_backend_cpu_fast_create(const wsd_backend_options *opts, const char *isa, wsd_backend **out, wsd_err *err)

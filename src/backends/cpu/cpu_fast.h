@@ -13,6 +13,10 @@
 wsd_status wsd_backend_cpu_fast_create(const wsd_backend_options *opts, const char *isa, wsd_backend **out, wsd_err *err);
 wsd_status wsd_backend_cpu_ref_create(const wsd_backend_options *opts, wsd_backend **out, wsd_err *err);
 
+/* The backend table's wait for both CPU backends: their runs are
+ * synchronous, so there is nothing to wait for. */
+wsd_status wsd_cpu_wait(wsd_exec *ex, int in_flight, wsd_err *err);
+
 /* For reports: activation arena of a compiled graph (fast backend; 0 otherwise),
  * the instruction set in use ("reference" for the reference backend) and threads. */
 size_t wsd_cpu_exec_arena_bytes(const wsd_exec *ex);

@@ -436,6 +436,15 @@ uint32_t wgl_split_cap(uint32_t nsplit, uint64_t ny)
     return nsplit;
 }
 
+/* Whether variant v's vec4 tiles can load their first operand (x of a
+ * linear, the weights of a conv) 4 consecutive k at a time over k-ranges of
+ * kper (VIEW4): the rest of the conditions are the caller's. */
+static int vec4_tile_loads(const gemm_variant *v, uint64_t kper)
+{
+    uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
+    return v->vec4 && kper % 4 == 0 && v->bk % 4 == 0 && (v->bm * v->bk / nt) % 4 == 0;
+}
+
 /* the split-K reduction: y = bias + sum of the partials (+ the residual res, if >= 0) */
 static wsd_status emit_splitk_reduce(L *l, int idx, int y, int bias, int res, uint64_t n, uint64_t inner, uint64_t nch,
                                      uint32_t nsplit, uint64_t part_off)
@@ -666,9 +675,8 @@ static wsd_status lower_conv(L *l, const wg_node *n, int idx)
                      * and offsets allow; the im2col input, the norm coefficients
                      * and the bias are read one float at a time: plain bindings */
                     uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
-                    int view = v->vec4 && whole && (Ho * Wo) % 4 == 0 && (Ci * kh * kw) % 4 == 0 &&
-                               (nci * kh * kw) % 4 == 0 && (ci0 * kh * kw) % 4 == 0 && kper % 4 == 0 && v->bk % 4 == 0 &&
-                               (v->bm * v->bk / nt) % 4 == 0;
+                    int view = vec4_tile_loads(v, kper) && whole && (Ho * Wo) % 4 == 0 && (Ci * kh * kw) % 4 == 0 &&
+                               (nci * kh * kw) % 4 == 0 && (ci0 * kh * kw) % 4 == 0;
                     /* QUAD: the im2col tile in quads of 4 pixels of a row, x through a vec4 view too */
                     int quad = view && stride == 1 && !up2 && Wo % 4 == 0 && Wd % 4 == 0 && Wo == Wd &&
                                nt % (v->bn / 4) == 0 && (v->bk * v->bn / 4) % nt == 0;
@@ -805,8 +813,8 @@ static wsd_status lower_linear(L *l, const wg_node *n, int idx)
             /* vec4 tiles with 16-byte global accesses (f32 bindings as vec4
              * arrays) wherever sizes and offsets allow */
             uint32_t nt = (v->bm / v->tm) * (v->bn / v->tn);
-            k.vec4 = v->vec4 && K % 4 == 0 && Nout % 4 == 0 && kper % 4 == 0 && v->bk % 4 == 0 &&
-                     (v->bm * v->bk / nt) % 4 == 0 && (v->bn * v->bk / nt) % 4 == 0 && kb_vec4_ok(&k);
+            k.vec4 = vec4_tile_loads(v, kper) && K % 4 == 0 && Nout % 4 == 0 && (v->bn * v->bk / nt) % 4 == 0 &&
+                     kb_vec4_ok(&k);
             kb_const_b(&k, "VIEW4", k.vec4);
         }
         kb_u32(&k, "m", (uint32_t)nr);
